@@ -1,0 +1,37 @@
+"""adcompile: exact derivatives of plain Python and NumPy functions, compiled to readable Python source.
+
+>>> import numpy as np
+>>> from adcompile import grad
+>>> df = grad(lambda x: x * np.sin(x) + np.exp(-x * x))
+>>> round(float(df(1.3)), 6)
+0.437244
+"""
+
+from .api import derivative_source, grad, ir_text, value_and_grad
+from .errors import (
+    AdCompileError,
+    Location,
+    NonDifferentiableError,
+    OutputError,
+    SourceUnavailableError,
+    UnsupportedSyntaxError,
+)
+from .primitives import defvjp, jvp, vjp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "derivative_source",
+    "ir_text",
+    "vjp",
+    "jvp",
+    "defvjp",
+    "AdCompileError",
+    "UnsupportedSyntaxError",
+    "NonDifferentiableError",
+    "SourceUnavailableError",
+    "OutputError",
+    "Location",
+]

@@ -1,0 +1,247 @@
+"""The public transformations: ``grad``, ``value_and_grad``, ``derivative_source``, ``ir_text``.
+
+The pipeline, stage by stage (each stage's output can be printed)::
+
+    source = read_source(f)                    # frontend: AST, file, line numbers, environment
+    ir     = lower_function(source)            # SSA IR, one primitive per statement  (ir_text)
+    adj    = reverse(ir, argnums, avals, ...)  # SSA IR of the adjoint, simplified while built
+    text   = generate(adj)                     # Python source                        (derivative_source)
+    f_grad = compile_function(adj, text, ...)  # a live function, cached per argument signature
+
+Derivatives are specialised on the arguments' kinds at the first call with each signature (Python float or
+ndarray, shape, dtype): known shapes let broadcasting bookkeeping disappear from the generated code.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+
+import numpy as np
+
+from . import avals as A
+from . import rules as _rules  # noqa: F401  (registers the rule table)
+from .codegen import compile_function, generate
+from .frontend import Source, read_source
+from .ir import Function, format_ir
+from .lower import lower_function
+from .reverse import reverse
+
+MAX_SPECIALISATIONS = 32  # per derivative; past this, one generic (shape-agnostic) version serves all calls
+
+
+class _Compiled:
+    """The lowered IR of one user function, re-read when a global it depends on is rebound."""
+
+    def __init__(self, fun):
+        self.fun = fun
+        self.source: Source | None = None
+        self.ir: Function | None = None
+        self.generation = 0
+
+    def primal(self) -> Function:
+        if self.ir is None or not self.source.deps_fresh():
+            self.source = read_source(self.fun)
+            self.ir = lower_function(self.source)
+            self.generation += 1
+        return self.ir
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled(fun) -> _Compiled:
+    c = _COMPILED.get(fun)
+    if c is None:
+        c = _COMPILED[fun] = _Compiled(fun)
+    return c
+
+
+def _check_argnums(fun, argnums, nparams: int):
+    items = argnums if isinstance(argnums, tuple) else (argnums,)
+    if not items or not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, not {argnums!r}")
+    for i in items:
+        if not 0 <= i < nparams:
+            raise ValueError(
+                f"argnums {i} is out of range: {getattr(fun, '__name__', fun)} has {nparams} positional parameters"
+            )
+    if len(set(items)) != len(items):
+        raise ValueError(f"argnums {argnums!r} names a parameter twice")
+
+
+def _arg_key(a, diff: bool, i: int, fname: str):
+    """A hashable description of an argument for the specialisation cache; checks differentiated arguments."""
+    t = type(a)
+    if t is float:
+        return float
+    if t is np.ndarray:
+        if diff and a.dtype.kind != "f":
+            raise _bad_argument(a, i, fname)
+        return (a.shape, a.dtype)
+    if diff:
+        if isinstance(a, np.floating):
+            return t
+        raise _bad_argument(a, i, fname)
+    return t
+
+
+def _bad_argument(a, i: int, fname: str) -> TypeError:
+    if isinstance(a, np.ndarray):
+        what = f"an array of dtype {a.dtype}"
+        fix = "convert it with x.astype(float)" if a.dtype.kind in "biu" else "pass a real floating-point array"
+    elif isinstance(a, (bool, np.bool_)):
+        what, fix = f"the bool {a!r}", "pass a float"
+    elif isinstance(a, (int, np.integer)):
+        what, fix = f"the integer {a!r}", f"pass a float such as {float(a)!r}"
+    elif isinstance(a, (complex, np.complexfloating)):
+        what, fix = f"the complex number {a!r}", "complex differentiation is not supported; pass real parts"
+    elif isinstance(a, np.ndarray) or type(a).__module__ == "numpy":
+        what, fix = f"a {type(a).__name__}", "pass a plain numpy.ndarray of floats"
+    elif isinstance(a, (list, tuple)):
+        what, fix = f"a {type(a).__name__}", "pass np.asarray(x, dtype=float) instead"
+    else:
+        what, fix = f"{a!r} of type {type(a).__name__}", "pass a float or a float ndarray"
+    return TypeError(f"cannot differentiate {fname}() with respect to argument {i}: it is {what}; {fix}")
+
+
+class _Derivative:
+    """Compiles and caches the adjoint of one function for one ``argnums`` and output form."""
+
+    def __init__(self, fun, argnums, with_value: bool):
+        self.fun = fun
+        self.compiled = _compiled(fun)
+        self.signature = inspect.signature(fun)
+        positional = [
+            p for p in self.signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        _check_argnums(fun, argnums, len(positional))
+        self.nparams = len(positional)
+        self.argnums = argnums
+        self.diff = set(argnums) if isinstance(argnums, tuple) else {argnums}
+        self.with_value = with_value
+        self.cache: dict = {}
+        self.generation = -1
+        self.name = getattr(fun, "__name__", "f")
+
+    def adjoint(self, args):
+        """The compiled adjoint for these positional arguments."""
+        key = tuple(_arg_key(a, i in self.diff, i, self.name) for i, a in enumerate(args))
+        ir = self.compiled.primal()
+        if self.compiled.generation != self.generation:
+            self.cache.clear()
+            self.generation = self.compiled.generation
+        f = self.cache.get(key)
+        if f is None:
+            if len(self.cache) >= MAX_SPECIALISATIONS:
+                key, specialise = None, None
+                f = self.cache.get(None)
+            else:
+                specialise = args
+            if f is None:
+                f = self.cache[key] = self.build(ir, specialise)[1]
+        return f
+
+    def build(self, ir: Function, args=None):
+        """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
+        adj = reverse(ir, self.argnums, self.param_avals(ir, args), self.with_value)
+        source, namespace = generate(adj)
+        f = compile_function(adj, source, namespace, f"{adj.name} of {self.compiled.source.filename}")
+        user = inspect.unwrap(self.fun)
+        f.__defaults__ = user.__defaults__
+        f.__kwdefaults__ = user.__kwdefaults__
+        return source, f
+
+    def param_avals(self, ir: Function, args):
+        params = ir.params + ir.kwonly
+        if args is None:
+            out = [A.symbolic(p.hint) for p in params]
+            for i in self.diff:
+                out[i] = A.Aval(out[i].shape, "f", None)
+            return out
+        return [A.of_value(a) for a in args] + [A.symbolic(p.hint) for p in ir.kwonly]
+
+    def positional(self, args, kwargs):
+        """Arguments bound the way Python would, as (positional tuple, keyword-only dict)."""
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        pos = tuple(bound.arguments[name] for name in list(self.signature.parameters)[: self.nparams])
+        kw = {k: v for k, v in bound.arguments.items() if k not in list(self.signature.parameters)[: self.nparams]}
+        return pos, kw
+
+
+def _transform(fun, argnums, with_value: bool):
+    d = _Derivative(fun, argnums, with_value)
+    n = d.nparams
+
+    @functools.wraps(fun)
+    def derivative(*args, **kwargs):
+        if kwargs or len(args) != n:
+            args, kwargs = d.positional(args, kwargs)
+        return d.adjoint(args)(*args, **kwargs)
+
+    derivative._adcompile = d
+    return derivative
+
+
+def grad(fun=None, argnums: int | tuple = 0):
+    """The gradient of a scalar-valued function, compiled to Python source.
+
+    Usable bare (``@grad``) or with arguments (``@grad(argnums=(0, 1))``). With an int ``argnums`` the result is
+    the gradient with respect to that positional argument, with the argument's type and shape; with a tuple it is
+    a tuple of gradients.
+
+    >>> import numpy as np
+    >>> from adcompile import grad
+    >>> @grad
+    ... def f(x):
+    ...     return x * np.sin(x)
+    >>> round(float(f(1.0)), 6)   # sin(1) + cos(1)
+    1.381773
+    """
+    if fun is None:
+        return lambda f: grad(f, argnums)
+    return _transform(fun, argnums, with_value=False)
+
+
+def value_and_grad(fun=None, argnums: int | tuple = 0):
+    """Like :func:`grad`, but the derivative returns ``(value, gradient)``, computed in one sweep.
+
+    >>> from adcompile import value_and_grad
+    >>> value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 5.0)
+    (10.0, (5.0, 2.0))
+    """
+    if fun is None:
+        return lambda f: value_and_grad(f, argnums)
+    return _transform(fun, argnums, with_value=True)
+
+
+def derivative_source(fun, argnums: int | tuple = 0, *, with_value: bool = False, args=None, black: bool = True) -> str:
+    """The Python source of ``fun``'s adjoint, as ``adcompile show`` prints it.
+
+    Without ``args`` the source is generic (it works for any argument shapes, so broadcasting helpers appear);
+    with example ``args`` it is the version specialised to their types and shapes, the one ``grad`` runs for them.
+    """
+    d = getattr(fun, "_adcompile", None)
+    if d is not None:  # a grad(...) wrapper: show what it computes
+        fun, argnums, with_value = d.fun, d.argnums, d.with_value
+    d = _Derivative(fun, argnums, with_value)
+    if args is not None:
+        args = tuple(args)
+        for i, a in enumerate(args):
+            _arg_key(a, i in d.diff, i, d.name)
+    source, _ = d.build(d.compiled.primal(), args)
+    return format_source(source) if black else source
+
+
+def ir_text(fun, ascii_only: bool = False) -> str:
+    """The SSA decomposition of ``fun`` in textbook notation (inputs u₁₋ₙ … u₀, then one primitive per line)."""
+    return format_ir(_compiled(fun).primal(), ascii_only)
+
+
+def format_source(source: str) -> str:
+    """``source`` formatted by black."""
+    import black
+
+    return black.format_str(source, mode=black.Mode(line_length=100))

@@ -1,0 +1,158 @@
+"""Abstract values: what the compiler knows about a value before it runs.
+
+An :class:`Aval` records a value's shape, its dtype kind and whether it is a mutable ndarray. The code generator
+uses them to specialise: an ``unbroadcast`` whose operand already has the target shape disappears, a sum back to a
+scalar becomes ``np.sum(g)``, and an unused argument gets a zero of exactly its own type.
+
+Shapes are a concrete tuple, ``None`` (unknown), or a :class:`SymShape` -- "the broadcast of these parameters'
+shapes" -- which is what generic (unspecialised) compilation knows: ``np.sin(x)`` has the shape of ``x``,
+``x * 2.0`` too, but ``x * y`` has the shape of neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SymShape:
+    """The (unknown) broadcast shape of the named parameters."""
+
+    params: frozenset
+
+
+@dataclass(frozen=True)
+class Aval:
+    shape: tuple | SymShape | None = None
+    kind: str | None = None  # numpy dtype kind: 'b', 'i', 'u', 'f', 'c'; None if unknown
+    array: bool | None = None  # True: ndarray (mutable); False: Python or NumPy scalar; None: unknown
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape == ()
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind == "f"
+
+
+UNKNOWN = Aval()
+FLOAT_SCALAR = Aval((), "f", False)
+
+
+def of_value(v) -> Aval:
+    """The abstract value of a concrete argument or constant."""
+    if isinstance(v, np.ndarray):
+        return Aval(v.shape, v.dtype.kind, True)
+    if isinstance(v, (bool, np.bool_)):
+        return Aval((), "b", False)
+    if isinstance(v, (int, np.integer)):
+        return Aval((), "i", False)
+    if isinstance(v, (float, np.floating)):
+        return Aval((), "f", False)
+    if isinstance(v, (complex, np.complexfloating)):
+        return Aval((), "c", False)
+    return UNKNOWN
+
+
+def symbolic(name: str) -> Aval:
+    return Aval(SymShape(frozenset([name])), None, None)
+
+
+def broadcast_shape(shapes, loc=None):
+    """The broadcast of ``shapes`` as far as it is known; raises a located error if concrete shapes clash."""
+    if any(s is None for s in shapes):
+        return None
+    concrete = [s for s in shapes if isinstance(s, tuple)]
+    syms = [s for s in shapes if isinstance(s, SymShape)]
+    try:
+        out = np.broadcast_shapes(*concrete) if concrete else ()
+    except ValueError:
+        from .errors import AdCompileError
+
+        raise AdCompileError(
+            f"operands with shapes {', '.join(map(str, concrete))} cannot be broadcast together", loc
+        ) from None
+    if not syms:
+        return out
+    if out != ():
+        return None
+    return SymShape(frozenset().union(*(s.params for s in syms)))
+
+
+_KIND_ORDER = "buifc"
+
+
+def join_kind(kinds, at_least: str = "b") -> str | None:
+    if any(k is None for k in kinds):
+        return None
+    return max([*kinds, at_least], key=_KIND_ORDER.index)
+
+
+def result_array(shape) -> bool | None:
+    """Whether a NumPy operation producing ``shape`` returns an ndarray (a 0-d result is a NumPy scalar)."""
+    if isinstance(shape, tuple):
+        return shape != ()
+    return None
+
+
+# Shape rules used by the primitive table -------------------------------------------------------------
+
+
+def elementwise(avals, kwargs, loc=None, at_least: str = "b") -> Aval:
+    shape = broadcast_shape([a.shape for a in avals], loc)
+    kind = join_kind([a.kind for a in avals], at_least)
+    if kind is None and at_least == "f":
+        kind = "f"  # complex inputs are rejected up front, so a float function of anything is a float
+    return Aval(shape, kind, result_array(shape))
+
+
+def elementwise_float(avals, kwargs, loc=None) -> Aval:
+    return elementwise(avals, kwargs, loc, at_least="f")
+
+
+def scalar_float(avals, kwargs, loc=None) -> Aval:
+    """``math`` functions: Python floats in, a Python float out."""
+    return FLOAT_SCALAR
+
+
+def int_scalar(avals, kwargs, loc=None) -> Aval:
+    return Aval((), "i", False)
+
+
+def unknown(avals, kwargs, loc=None) -> Aval:
+    return UNKNOWN
+
+
+def reduction(avals, kwargs, loc=None, at_least: str = "b") -> Aval:
+    """``np.sum(x, axis=..., keepdims=...)`` and the like."""
+    x = avals[0]
+    kind = join_kind([x.kind], at_least) if x.kind else None
+    if kind == "b" or (kind == "i" and at_least == "b"):
+        kind = "i"
+    axis, keepdims = kwargs.get("axis"), bool(kwargs.get("keepdims"))
+    if axis is None:
+        shape = (1,) * len(x.shape) if keepdims and isinstance(x.shape, tuple) else () if not keepdims else None
+    elif isinstance(x.shape, tuple):
+        n = len(x.shape)
+        axes = {a % n for a in ((axis,) if isinstance(axis, int) else axis)} if n else set()
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keepdims or i not in axes)
+    else:
+        shape = None
+    return Aval(shape, kind, result_array(shape))
+
+
+def reduction_float(avals, kwargs, loc=None) -> Aval:
+    return reduction(avals, kwargs, loc, at_least="f")
+
+
+def like_second(avals, kwargs, loc=None) -> Aval:
+    """Helpers such as ``unbroadcast(g, x)`` whose result has the shape and type of ``x``."""
+    g, x = avals
+    return Aval(x.shape, join_kind([g.kind, x.kind]), result_array(x.shape))
+
+
+def like_first(avals, kwargs, loc=None) -> Aval:
+    return avals[0]

@@ -1,0 +1,174 @@
+"""Code generation: SSA IR to Python source, and source to a live function.
+
+Each statement becomes one ``ast.Assign`` whose right-hand side is one primitive applied to names and literals,
+printed with :func:`ast.unparse`. Statements are grouped under a comment naming the source line they come from.
+
+Naming is deterministic: parameters keep their names; a variable takes its hint (``y1``, ``by1``) unless the name is
+still held by a variable that is used later, in which case it gets ``y1_2``; temporaries are ``_t1, _t2, ...`` in
+order. Because a name is reused only once its previous holder is dead, SSA versions of one adjoint print as
+``bx = bx + c``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import keyword
+import linecache
+import math
+
+import numpy as np
+
+from .ir import Assign, Const, Function, Global, Var
+from .primitives import BINOPS, UNARYOPS
+
+_ROOTS = {"np": np, "math": math}
+
+
+class _Namespace:
+    """The generated module's globals: module roots, helpers, and objects from the user's environment."""
+
+    def __init__(self):
+        self.globals: dict = {}
+
+    def bind(self, preferred: str, obj) -> str:
+        name = preferred
+        k = 1
+        while name in self.globals and self.globals[name] is not obj:
+            k += 1
+            name = f"{preferred}_{k}"
+        self.globals[name] = obj
+        return name
+
+
+def generate(fn: Function) -> tuple[str, dict]:
+    """Python source for ``fn`` and the globals it needs."""
+    ns = _Namespace()
+    callee: dict = {}  # primitive -> ast expression of the callable
+    for st in fn.body:
+        if st.prim not in callee and st.prim.op_node is None:
+            callee[st.prim] = _callee_ast(st.prim, ns)
+    glob_names = {}
+    for st in fn.statements():
+        for op in st.operands():
+            if isinstance(op, Global) and id(op.value) not in glob_names:
+                glob_names[id(op.value)] = ns.bind(op.name, op.value)
+    names = _name_vars(fn, set(ns.globals) | set(dir(builtins)))
+
+    def operand(op) -> ast.expr:
+        if isinstance(op, Var):
+            return ast.Name(names[op])
+        if isinstance(op, Global):
+            return ast.Name(glob_names[id(op.value)])
+        return _literal(op.value)
+
+    lines = [f"def {fn.name}({_signature(fn, names)}):"]
+    group = None
+    for st in fn.body:
+        if st.loc is not None and (st.sweep, st.loc.line) != group:
+            group = (st.sweep, st.loc.line)
+            lines.append("    " + _comment(st))
+        rhs = _expression(st, operand, callee)
+        lines.append("    " + ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
+    def structure(value) -> ast.expr:
+        return ast.Tuple([structure(v) for v in value]) if isinstance(value, tuple) else operand(value)
+
+    lines.append("    " + ast.unparse(ast.Return(structure(fn.ret.value))))
+    return "\n".join(lines) + "\n", ns.globals
+
+
+def compile_function(fn: Function, source: str, namespace: dict, label: str):
+    """Compile ``source`` under a descriptive file name registered in linecache, and return the function."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<adcompile {label} {digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec")
+    scope = dict(namespace)
+    exec(code, scope)
+    return scope[fn.name]
+
+
+def _callee_ast(prim, ns: _Namespace) -> ast.expr:
+    path = prim.path()
+    if path is None:
+        name = prim.name if prim.name.isidentifier() else "primitive"
+        return ast.Name(ns.bind(name, prim.fn))
+    root, *rest = path.split(".")
+    if root in _ROOTS:
+        node: ast.expr = ast.Name(ns.bind(root, _ROOTS[root]))
+    else:  # a builtin such as abs
+        node = ast.Name(ns.bind(root, getattr(builtins, root)))
+    for attr in rest:
+        node = ast.Attribute(node, attr)
+    return node
+
+
+def _expression(st: Assign, operand, callee) -> ast.expr:
+    args = [operand(a) for a in st.args]
+    node = st.prim.op_node
+    if node in BINOPS:
+        return ast.BinOp(args[0], node(), args[1])
+    if node in UNARYOPS:
+        return ast.UnaryOp(node(), args[0])
+    keywords = [ast.keyword(k, operand(v)) for k, v in st.kwargs]
+    return ast.Call(callee[st.prim], args, keywords)
+
+
+def _literal(value) -> ast.expr:
+    """A literal; negative numbers as unary minus so that ``(-1) ** 2`` is printed with its parentheses."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value)[0] == "-"):
+        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+    if isinstance(value, tuple):
+        return ast.Tuple([_literal(v) for v in value])
+    return ast.Constant(value)
+
+
+def _comment(st: Assign) -> str:
+    text = st.loc.source_line().strip()
+    where = f"line {st.loc.line}"
+    return f"# {where}: {text}" if st.sweep == "forward" else f"# adjoint of {where}: {text}"
+
+
+def _signature(fn: Function, names: dict) -> str:
+    parts = [names[p] for p in fn.params]
+    if fn.kwonly:
+        parts += ["*", *(names[p] for p in fn.kwonly)]
+    return ", ".join(parts)
+
+
+def _name_vars(fn: Function, reserved: set) -> dict:
+    """Deterministic Python names for every variable (see the module docstring)."""
+    last_use: dict = {}
+    stmts = list(fn.statements())
+    for i, st in enumerate(stmts):
+        for op in st.operands():
+            if isinstance(op, Var):
+                last_use[op] = i
+    names: dict = {}
+    holder: dict = {}  # name -> variable currently holding it
+    for p in fn.params + fn.kwonly:
+        names[p] = p.hint
+        holder[p.hint] = p
+    temp = 0
+    for i, st in enumerate(fn.body):
+        v = st.target
+        if not v.hint:
+            temp += 1
+            candidate = f"_t{temp}"
+            while candidate in reserved or candidate in holder:
+                temp += 1
+                candidate = f"_t{temp}"
+        else:
+            base = v.hint
+            candidate, k = base, 1
+            while (
+                candidate in reserved
+                or keyword.iskeyword(candidate)
+                or (candidate in holder and last_use.get(holder[candidate], -1) > i)
+            ):
+                k += 1
+                candidate = f"{base}_{k}"
+        names[v] = candidate
+        holder[candidate] = v
+    return names

@@ -1,0 +1,157 @@
+"""The SSA intermediate representation and its textbook printer.
+
+A :class:`Function` is a list of statements over :class:`Var` objects, each assigned exactly once.
+Every :class:`Assign` applies one primitive to operands (variables, literal constants or objects
+from the user's environment), so the body reads like the textbook decomposition::
+
+    u₋₂ = x1
+    u₋₁ = x2
+    u₀  = x3
+    u₁  = u₋₁ − u₀
+    u₂  = u₋₂ · u₁        y1   line 3
+    ...
+
+Variables are compared by identity; their ``hint`` is the user's name (or ``""`` for a temporary)
+and is only a suggestion to the code generator, which picks the final Python names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+from .errors import Location
+
+if TYPE_CHECKING:
+    from .primitives import Primitive
+
+
+class Var:
+    """An SSA value. ``hint`` is the name it should preferably get in generated code."""
+
+    __slots__ = ("hint",)
+
+    def __init__(self, hint: str = ""):
+        self.hint = hint
+
+    def __repr__(self) -> str:
+        return f"Var({self.hint or '_'}@{id(self) % 10000})"
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal Python value (number, bool, None, string or tuple of those), emitted as a literal."""
+
+    value: object
+
+
+@dataclass(frozen=True, eq=False)
+class Global:
+    """A non-literal object from the user's environment (an array, a module-level float), referenced by name."""
+
+    name: str
+    value: object
+
+
+Operand = Union[Var, Const, Global]
+
+
+@dataclass(eq=False)
+class Assign:
+    """``target = prim(*args, **kwargs)``: exactly one primitive operation."""
+
+    target: Var
+    prim: Primitive
+    args: tuple
+    kwargs: tuple = ()  # ((name, operand), ...)
+    loc: Location | None = None
+    sweep: str = "forward"  # "forward" for the user's computation, "reverse" for adjoint code
+
+    def operands(self):
+        yield from self.args
+        for _, v in self.kwargs:
+            yield v
+
+
+@dataclass(eq=False)
+class Return:
+    """The function's exit: one operand, or a (possibly nested) tuple of operands."""
+
+    value: object
+    loc: Location | None = None
+
+    def operands(self):
+        yield from flatten(self.value)
+
+
+def flatten(value):
+    """The operands of a possibly nested tuple of operands, in order."""
+    if isinstance(value, tuple):
+        for v in value:
+            yield from flatten(v)
+    else:
+        yield value
+
+
+@dataclass(eq=False)
+class Function:
+    """A function in SSA form: parameters, straight-line body, one exit."""
+
+    name: str
+    params: list
+    body: list
+    ret: Return
+    filename: str = "<unknown>"
+    firstlineno: int = 1
+    kwonly: list = field(default_factory=list)
+
+    def statements(self):
+        yield from self.body
+        yield self.ret
+
+
+# ----------------------------------------------------------------------------------------------------
+# Textbook printer
+# ----------------------------------------------------------------------------------------------------
+
+_SUB = str.maketrans("-0123456789", "₋₀₁₂₃₄₅₆₇₈₉")
+
+
+def _u(i: int, ascii_only: bool) -> str:
+    return f"u[{i}]" if ascii_only else "u" + str(i).translate(_SUB)
+
+
+def format_ir(fn: Function, ascii_only: bool = False) -> str:
+    """Print ``fn`` as the textbook decomposition: inputs u₁₋ₙ … u₀, then one primitive per line.
+
+    Columns: the value, the user's name for it (if any), the source line it comes from.
+    """
+    names: dict[Var, str] = {}
+    rows: list[tuple[str, str, str, str]] = []
+    inputs = fn.params + fn.kwonly
+    for i, p in enumerate(inputs):
+        names[p] = _u(i - len(inputs) + 1, ascii_only)
+        rows.append((names[p], p.hint, "", ""))
+
+    def show(op) -> str:
+        if isinstance(op, tuple):
+            return "(" + ", ".join(show(v) for v in op) + ("," if len(op) == 1 else "") + ")"
+        if isinstance(op, Var):
+            return names[op]
+        if isinstance(op, Global):
+            return op.name
+        return repr(op.value)
+
+    for k, st in enumerate(fn.body, start=1):
+        names[st.target] = _u(k, ascii_only)
+        rhs = st.prim.textbook([show(a) for a in st.args], [(key, show(v)) for key, v in st.kwargs], ascii_only)
+        rows.append((names[st.target], rhs, st.target.hint, f"line {st.loc.line}" if st.loc else ""))
+    ret_line = f"line {fn.ret.loc.line}" if fn.ret.loc else ""
+    lhs_w = max(len(r[0]) for r in rows)
+    rhs_w = max(len(r[1]) for r in rows)
+    name_w = max(len(r[2]) for r in rows)
+    lines = [f"{fn.name}({', '.join(p.hint for p in inputs)})"]
+    for lhs, rhs, name, where in rows:
+        lines.append(f"    {lhs.ljust(lhs_w)} = {rhs.ljust(rhs_w)}   {name.ljust(name_w)}   {where}".rstrip())
+    lines.append(f"    return {show(fn.ret.value)}".ljust(lhs_w + rhs_w + name_w + 14) + ret_line)
+    return "\n".join(lines)

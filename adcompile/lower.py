@@ -1,0 +1,401 @@
+"""Lowering: Python AST to SSA IR, one primitive per statement.
+
+One table drives it: ``STATEMENTS`` and ``EXPRESSIONS`` map each supported AST node type to its lowering method.
+A node with no entry is rejected where it stands, with the hint from ``UNSUPPORTED`` -- so what is accepted is
+exactly what can be lowered, and nothing passes a check only to fail later.
+
+The same lowering reads derivative rules: a rule's returned expression is lowered with its parameters bound to
+the operands of the statement being differentiated (see :func:`lower_rule`).
+"""
+
+from __future__ import annotations
+
+import ast
+import types
+
+import numpy as np
+
+from .builder import Builder, is_number
+from .errors import Location, NonDifferentiableError, UnsupportedSyntaxError
+from .frontend import Source
+from .ir import Const, Function, Global, Return, Var
+from .primitives import BINOPS, UNARYOPS, Primitive, lookup
+
+# What each unsupported construct should be rewritten as, until it is supported.
+UNSUPPORTED = {
+    ast.If: "branches are not supported yet; write the branch as arithmetic or move it outside the function",
+    ast.IfExp: "conditional expressions are not supported yet",
+    ast.For: "loops are not supported yet; vectorise with NumPy or unroll",
+    ast.While: "loops are not supported yet; vectorise with NumPy or unroll",
+    ast.Break: "loops are not supported yet",
+    ast.Continue: "loops are not supported yet",
+    ast.Try: "try/except cannot be differentiated; handle errors outside the differentiated function",
+    ast.With: "'with' blocks cannot be differentiated; move them outside the differentiated function",
+    ast.Raise: "raise cannot be differentiated; validate inputs outside the differentiated function",
+    ast.Assert: "assert cannot be differentiated; validate inputs outside the differentiated function",
+    ast.FunctionDef: "nested function definitions are not supported yet; define the helper at module level",
+    ast.AsyncFunctionDef: "async functions cannot be differentiated",
+    ast.ClassDef: "class definitions cannot be differentiated; define the class outside the function",
+    ast.Global: "global variables cannot be written from a differentiated function; pass them as arguments",
+    ast.Nonlocal: "nonlocal variables cannot be written from a differentiated function; return the value instead",
+    ast.Delete: "del is not supported; let the variable go out of scope",
+    ast.Import: "imports inside a differentiated function are not supported; import at module level",
+    ast.ImportFrom: "imports inside a differentiated function are not supported; import at module level",
+    ast.Yield: "generators cannot be differentiated",
+    ast.YieldFrom: "generators cannot be differentiated",
+    ast.Await: "async code cannot be differentiated",
+    ast.NamedExpr: "assignment expressions (:=) are not supported; use a separate assignment",
+    ast.Lambda: "lambdas inside a differentiated function are not supported; define the helper at module level",
+    ast.Compare: "comparisons are not supported yet (they arrive with control flow)",
+    ast.BoolOp: "'and'/'or' are not supported yet (they arrive with control flow)",
+    ast.Subscript: "indexing is not supported yet",
+    ast.List: "lists are not supported yet",
+    ast.Dict: "dictionaries cannot be differentiated",
+    ast.Set: "sets cannot be differentiated",
+    ast.ListComp: "comprehensions are not supported yet",
+    ast.GeneratorExp: "generator expressions cannot be differentiated",
+    ast.JoinedStr: "f-strings cannot be differentiated",
+    ast.Starred: "star-arguments are not supported; pass arguments one by one",
+}
+if hasattr(ast, "Match"):
+    UNSUPPORTED[ast.Match] = "match statements are not supported; use if/elif"
+
+_LITERAL_TYPES = (str, bool, type(None))
+
+
+class _Ref:
+    """A non-value the code names: a module or a callable, valid only as a call target or attribute base."""
+
+    def __init__(self, obj, text: str):
+        self.obj, self.text = obj, text
+
+
+class Lowerer:
+    """Lowers one function body (or one rule expression) into a :class:`Builder`."""
+
+    def __init__(self, builder: Builder, scope: dict, resolve, loc, literal_globals: bool = False):
+        self.b = builder
+        self.scope = scope  # local name -> operand
+        self.resolve = resolve  # (name, node) -> object
+        self.loc = loc  # node -> Location
+        self.literal_globals = literal_globals  # rules: module-level numbers become literals
+        self.locals: set = set()
+
+    # -- statements -----------------------------------------------------------------------------------
+    def block(self, stmts) -> Return | None:
+        for st in stmts:
+            self.b.loc = self.loc(st)
+            handler = STATEMENTS.get(type(st))
+            if handler is None:
+                self.unsupported(st)
+            ret = handler(self, st)
+            if ret is not None:
+                return ret
+        return None
+
+    def unsupported(self, node):
+        what = type(node).__name__
+        raise UnsupportedSyntaxError(
+            f"{what} is not supported here", self.loc(node), hint=UNSUPPORTED.get(type(node))
+        )
+
+    def _assign(self, st: ast.Assign):
+        for target in st.targets:
+            self.check_target(target)
+        if len(st.targets) == 1 and isinstance(st.targets[0], ast.Tuple):
+            self.unpack(st.targets[0], st.value)
+            return
+        hint = st.targets[-1].id if isinstance(st.targets[-1], ast.Name) else ""
+        value = self.expr(st.value, hint)
+        for target in st.targets:
+            if isinstance(target, ast.Tuple):
+                raise UnsupportedSyntaxError(
+                    "unpacking a value that is not a tuple literal is not supported yet", self.loc(target)
+                )
+            self.scope[target.id] = value
+
+    def _annassign(self, st: ast.AnnAssign):
+        self.check_target(st.target)
+        if st.value is not None:
+            self.scope[st.target.id] = self.expr(st.value, st.target.id)
+
+    def _augassign(self, st: ast.AugAssign):
+        self.check_target(st.target)
+        name = st.target.id
+        op = BINOPS.get(type(st.op))
+        if op is None:
+            self.unsupported(st.op)
+        current = self.name(st.target)
+        if not isinstance(current, Var) or self.is_shared(current, name):
+            raise UnsupportedSyntaxError(
+                f"in-place '{ast.unparse(st)}' may modify an array that '{name}' shares with another name "
+                "or the caller",
+                self.loc(st),
+                hint=f"write {name} = {name} {ast.unparse(st).split()[1][:-1]} ... to make a new value",
+            )
+        self.scope[name] = self.b.call(op[0], current, self.expr(st.value), hint=name)
+
+    def is_shared(self, var: Var, name: str) -> bool:
+        """Whether ``var`` is an argument or is also bound to another local name (so in-place writes leak)."""
+        if var in self.params:
+            return True
+        return any(v is var for k, v in self.scope.items() if k != name)
+
+    def _return(self, st: ast.Return):
+        if st.value is None:
+            raise UnsupportedSyntaxError("the function returns None; return the value to differentiate", self.loc(st))
+        if isinstance(st.value, ast.Tuple):
+            return Return(tuple(self.expr(e) for e in st.value.elts), self.loc(st))
+        return Return(self.expr(st.value), self.loc(st))
+
+    def _expr_stmt(self, st: ast.Expr):
+        if isinstance(st.value, ast.Constant):  # a docstring or a bare literal does nothing
+            return
+        raise UnsupportedSyntaxError(
+            "a bare expression statement has no effect on the result or has side effects adcompile cannot follow",
+            self.loc(st.value),
+            hint="remove it (print calls included) from the differentiated function",
+        )
+
+    def _pass(self, st):
+        return
+
+    def check_target(self, target):
+        if isinstance(target, ast.Tuple):
+            for t in target.elts:
+                self.check_target(t)
+        elif not isinstance(target, ast.Name):
+            raise UnsupportedSyntaxError(
+                f"assignment to {type(target).__name__.lower()} targets is not supported yet", self.loc(target)
+            )
+
+    def unpack(self, target: ast.Tuple, value):
+        if not (isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts)):
+            raise UnsupportedSyntaxError(
+                "unpacking a value that is not a tuple literal of the same length is not supported yet",
+                self.loc(value),
+            )
+        values = [self.expr(v, t.id if isinstance(t, ast.Name) else "") for t, v in zip(target.elts, value.elts)]
+        for t, v in zip(target.elts, values):
+            if isinstance(t, ast.Tuple):
+                raise UnsupportedSyntaxError("nested unpacking is not supported yet", self.loc(t))
+            self.scope[t.id] = v
+
+    # -- expressions ----------------------------------------------------------------------------------
+    def expr(self, node, hint: str = ""):
+        handler = EXPRESSIONS.get(type(node))
+        if handler is None:
+            self.unsupported(node)
+        value = handler(self, node, hint)
+        if isinstance(value, _Ref):
+            raise UnsupportedSyntaxError(
+                f"{value.text} is a {type(value.obj).__name__}, not a number or an array", self.loc(node)
+            )
+        return value
+
+    def _constant(self, node: ast.Constant, hint):
+        if is_number(node.value) or isinstance(node.value, _LITERAL_TYPES):
+            return Const(node.value)
+        raise UnsupportedSyntaxError(f"{type(node.value).__name__} literals are not supported", self.loc(node))
+
+    def _name_expr(self, node: ast.Name, hint):
+        return self.name(node)
+
+    def name(self, node: ast.Name):
+        if node.id in self.scope:
+            return self.scope[node.id]
+        if node.id in self.locals:
+            raise UnsupportedSyntaxError(f"local variable {node.id!r} is used before it is assigned", self.loc(node))
+        return self.wrap(self.resolve(node.id, node), node.id, node)
+
+    def wrap(self, obj, text: str, node):
+        """An environment object as an operand (numbers, arrays) or a reference (modules, callables)."""
+        if is_number(obj) or isinstance(obj, _LITERAL_TYPES):
+            if self.literal_globals or "." in text:
+                return Const(obj.item() if isinstance(obj, np.generic) else obj)
+            return Global(text, obj)
+        if isinstance(obj, np.ndarray):
+            return Global(text.rsplit(".", 1)[-1], obj)
+        if isinstance(obj, (types.ModuleType, type)) or callable(obj):
+            return _Ref(obj, text)
+        raise UnsupportedSyntaxError(
+            f"{text} is a {type(obj).__name__}; only numbers, arrays, modules and functions can be used",
+            self.loc(node),
+        )
+
+    def _attribute(self, node: ast.Attribute, hint):
+        base = EXPRESSIONS[type(node.value)](self, node.value, "") if type(node.value) in (ast.Name, ast.Attribute) else None
+        if not isinstance(base, _Ref):
+            raise UnsupportedSyntaxError(
+                f"attribute access on values ('.{node.attr}') is not supported yet", self.loc(node)
+            )
+        try:
+            obj = getattr(base.obj, node.attr)
+        except AttributeError:
+            raise UnsupportedSyntaxError(f"{base.text} has no attribute {node.attr!r}", self.loc(node)) from None
+        return self.wrap(obj, f"{base.text}.{node.attr}", node)
+
+    def _binop(self, node: ast.BinOp, hint):
+        op = BINOPS.get(type(node.op))
+        if op is None:
+            raise UnsupportedSyntaxError(
+                f"the operator '{_op_text(node)}' is not supported yet", self.loc(node),
+                hint="supported operators: + - * / **",
+            )
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        return self.at(node).call(op[0], left, right, hint=hint)
+
+    def _unaryop(self, node: ast.UnaryOp, hint):
+        op = UNARYOPS.get(type(node.op))
+        if op is None:
+            raise UnsupportedSyntaxError(f"the operator '{_op_text(node)}' is not supported yet", self.loc(node))
+        operand = self.expr(node.operand)
+        if isinstance(operand, Const) and is_number(operand.value):
+            return Const(op[0](operand.value))  # a negative literal, as Python itself folds it
+        return self.at(node).call(op[0], operand, hint=hint)
+
+    def _call(self, node: ast.Call, hint):
+        callee = EXPRESSIONS[type(node.func)](self, node.func, "") if type(node.func) in (ast.Name, ast.Attribute) else None
+        if not isinstance(callee, _Ref):
+            raise UnsupportedSyntaxError("only functions named directly can be called", self.loc(node.func))
+        prim = lookup(callee.obj)
+        if prim is None:
+            raise _no_rule(callee, self.loc(node))
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.unsupported(arg)
+        if any(k.arg is None for k in node.keywords):
+            raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
+        _check_signature(prim, callee.text, node, self.loc(node))
+        args = [self.expr(a) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        for k, v in kwargs.items():
+            if not isinstance(v, Const):
+                raise UnsupportedSyntaxError(
+                    f"the keyword argument {k}= of {callee.text} must be a literal constant", self.loc(node)
+                )
+        return self.at(node).call(prim, *args, hint=hint, **kwargs)
+
+    def at(self, node) -> Builder:
+        """The builder, with errors raised while building ``node`` pointing at it."""
+        self.b.loc = self.loc(node) if self.b.sweep == "forward" else self.b.loc
+        return self.b
+
+
+STATEMENTS = {
+    ast.Assign: Lowerer._assign,
+    ast.AnnAssign: Lowerer._annassign,
+    ast.AugAssign: Lowerer._augassign,
+    ast.Return: Lowerer._return,
+    ast.Expr: Lowerer._expr_stmt,
+    ast.Pass: Lowerer._pass,
+}
+EXPRESSIONS = {
+    ast.Constant: Lowerer._constant,
+    ast.Name: Lowerer._name_expr,
+    ast.Attribute: Lowerer._attribute,
+    ast.BinOp: Lowerer._binop,
+    ast.UnaryOp: Lowerer._unaryop,
+    ast.Call: Lowerer._call,
+}
+
+
+def _op_text(node) -> str:
+    return {
+        ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+        ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Not: "not", ast.Invert: "~",
+    }.get(type(node.op), type(node.op).__name__)
+
+
+def _no_rule(callee: _Ref, loc: Location):
+    obj = callee.obj
+    if isinstance(obj, types.FunctionType):
+        return UnsupportedSyntaxError(
+            f"calls to Python functions such as {callee.text}() are not supported yet",
+            loc,
+            hint=f"inline its body here, or declare it a primitive with @adcompile.vjp({callee.text}) and a rule",
+        )
+    return NonDifferentiableError(
+        f"no derivative rule for {callee.text}()",
+        loc,
+        hint=f"register a rule: @adcompile.vjp({callee.text}) on a function (g, ans, x) returning the adjoint of x",
+    )
+
+
+def _check_signature(prim: Primitive, text: str, node: ast.Call, loc: Location):
+    """Calls must fit the rule's parameters: extra positional arguments or unknown keywords have no derivative."""
+    if prim.vjp is None:
+        return
+    t = prim.template("vjp")
+    accepted = t.params[2:]
+    required = [p for p in accepted if p not in t.defaults]
+    if len(node.args) > len(accepted) or len(node.args) < len(required) and not node.keywords:
+        raise NonDifferentiableError(
+            f"{text}() is differentiable with {len(required)}"
+            + (f" to {len(accepted)}" if len(accepted) != len(required) else "")
+            + f" positional arguments, not {len(node.args)}",
+            loc,
+        )
+    for k in node.keywords:
+        if k.arg not in accepted[len(node.args):]:
+            raise NonDifferentiableError(
+                f"{text}() is not differentiable with the keyword argument {k.arg}=",
+                loc,
+                hint=f"supported keywords: {', '.join(p for p in accepted if p in t.defaults) or 'none'}",
+            )
+
+
+def lower_function(src: Source) -> Function:
+    """The SSA IR of the user's function."""
+    node = src.node
+    args = node.args
+    if args.vararg or args.kwarg:
+        raise UnsupportedSyntaxError("*args and **kwargs parameters are not supported", src.loc(node))
+    names = [a.arg for a in args.posonlyargs + args.args]
+    kwonly = [a.arg for a in args.kwonlyargs]
+    params = [Var(n) for n in names]
+    kwvars = [Var(n) for n in kwonly]
+    b = Builder()
+    low = Lowerer(b, dict(zip(names + kwonly, params + kwvars)), src.resolve, src.loc)
+    low.params = set(params + kwvars)
+    if isinstance(node, ast.Lambda):
+        b.loc = src.loc(node.body)
+        ret = Return(low.expr(node.body), src.loc(node.body))
+        name = "lambda"
+    else:
+        low.locals = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        ret = low.block(node.body)
+        if ret is None:
+            raise UnsupportedSyntaxError(
+                f"{node.name}() has no return statement, so it returns None",
+                src.loc(node),
+                hint="return the value to differentiate",
+            )
+        name = node.name
+    return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars)
+
+
+def lower_rule(b: Builder, prim: Primitive, kind: str, index: int, bindings: dict, hint: str = ""):
+    """Inline output ``index`` of ``prim``'s ``kind`` rule with its parameters bound to ``bindings``."""
+    t = prim.template(kind)
+    scope = {p: Const(t.defaults[p]) for p in t.params if p in t.defaults}
+    scope.update(bindings)
+
+    def resolve(name, node):
+        if name in t.globals:
+            return t.globals[name]
+        import builtins
+
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        raise NameError(f"{name!r} in the {kind} rule of {prim.name}")
+
+    def loc(node):
+        return b.loc
+
+    low = Lowerer(b, scope, resolve, loc, literal_globals=True)
+    low.params = set()
+    for st in t.body:
+        STATEMENTS[type(st)](low, st)
+    return low.expr(t.outputs[index], hint)

@@ -1,0 +1,215 @@
+"""Primitives and the registry of their derivative rules.
+
+A primitive is a callable the compiler does not look inside (``np.sin``, ``operator.mul``, ``math.log``, a user's
+function registered with :func:`defvjp`). It is identified by *object identity*, so ``np.sin``, ``numpy.sin`` and
+``from numpy import sin`` are one primitive.
+
+A derivative rule is an ordinary Python function::
+
+    @vjp(np.sin)
+    def _(g, ans, x):
+        return g * np.cos(x)
+
+``g`` is the adjoint of the result, ``ans`` the result itself, then the primitive's arguments. It returns one
+expression per differentiable positional argument, in order (a tuple when there are several; ``None`` for an
+argument with no derivative). Parameters with defaults after those (``axis=None``) receive the call's other
+arguments.
+Rules can be called directly (tests check them against finite differences), and the compiler reads their source and
+inlines the returned expressions into the generated adjoint, so generated code contains ``g * np.cos(x)``, not a call
+to the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import operator
+import textwrap
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import avals as A
+from .errors import AdCompileError
+
+# AST operator node -> (operator function, textbook symbol, ascii symbol)
+BINOPS = {
+    ast.Add: (operator.add, "+", "+"),
+    ast.Sub: (operator.sub, "−", "-"),
+    ast.Mult: (operator.mul, "·", "*"),
+    ast.Div: (operator.truediv, "/", "/"),
+    ast.Pow: (operator.pow, "**", "**"),
+}
+UNARYOPS = {
+    ast.USub: (operator.neg, "−", "-"),
+    ast.UAdd: (operator.pos, "+", "+"),
+}
+_OP_NODE = {fn: node for node, (fn, _, _) in {**BINOPS, **UNARYOPS}.items()}
+
+# Modules whose functions generated code names by their dotted path (np.sin, math.exp, np.linalg.norm).
+_MODULES = (("np", np), ("np.linalg", np.linalg), ("math", math))
+
+
+@dataclass
+class Template:
+    """A rule's source, parsed once: parameter names, leading statements, one output expression per argument."""
+
+    params: list
+    body: list
+    outputs: list  # ast.expr or None per positional argument
+    defaults: dict
+    globals: dict
+    filename: str
+
+
+@dataclass(eq=False)
+class Primitive:
+    fn: Callable
+    name: str
+    shape_rule: Callable = A.elementwise
+    vjp: Callable | None = None
+    jvp: Callable | None = None
+    # fold(avals, operands) -> operand or None: a compile-time answer (np.size of a known shape, say)
+    fold: Callable | None = None
+    differentiable: bool = True  # False: the result never carries a derivative (shape queries)
+    _templates: dict = field(default_factory=dict)
+
+    # -- code generation ------------------------------------------------------------------------------
+    @property
+    def op_node(self):
+        return _OP_NODE.get(self.fn)
+
+    def path(self) -> str | None:
+        """Dotted name by which generated code calls this primitive (``np.sin``), or None for an operator."""
+        if self.fn in _OP_NODE:
+            return None
+        for prefix, mod in _MODULES:
+            if getattr(mod, getattr(self.fn, "__name__", ""), None) is self.fn:
+                return f"{prefix}.{self.fn.__name__}"
+        if getattr(builtins, getattr(self.fn, "__name__", ""), None) is self.fn:
+            return self.fn.__name__
+        return None
+
+    def textbook(self, args, kwargs, ascii_only=False) -> str:
+        node = self.op_node
+        if node in BINOPS:
+            sym = BINOPS[node][2 if ascii_only else 1]
+            return f"{args[0]} {sym} {args[1]}"
+        if node in UNARYOPS:
+            return f"{UNARYOPS[node][2 if ascii_only else 1]}{args[0]}"
+        inner = ", ".join([*args, *(f"{k}={v}" for k, v in kwargs)])
+        return f"{self.name}({inner})"
+
+    # -- rules ----------------------------------------------------------------------------------------
+    def template(self, kind: str) -> Template:
+        """The parsed ``kind`` ('vjp' or 'jvp') rule, read from its source once."""
+        if kind not in self._templates:
+            rule = self.vjp if kind == "vjp" else self.jvp
+            if rule is None:
+                raise KeyError(kind)
+            self._templates[kind] = _parse_rule(rule, self)
+        return self._templates[kind]
+
+
+_REGISTRY: dict[int, Primitive] = {}
+
+
+def lookup(obj) -> Primitive | None:
+    """The primitive registered for ``obj`` (by identity), if any."""
+    prim = _REGISTRY.get(id(obj))
+    return prim if prim is not None and prim.fn is obj else None
+
+
+def primitive(fn: Callable, *, name: str | None = None, shape: Callable | None = None) -> Primitive:
+    """Register ``fn`` as a primitive (or return the existing registration), optionally with its shape rule."""
+    prim = lookup(fn)
+    if prim is None:
+        if name is None:
+            name = getattr(fn, "__name__", None) or repr(fn)
+        prim = Primitive(fn, name)
+        _REGISTRY[id(fn)] = prim
+    if shape is not None:
+        prim.shape_rule = shape
+    return prim
+
+
+def vjp(*fns: Callable, shape: Callable | None = None):
+    """Decorator: register the reverse-mode rule ``rule(g, ans, *args)`` for each of ``fns``.
+
+    >>> import numpy as np, adcompile
+    >>> def softplus(x):
+    ...     return np.log1p(np.exp(x))
+    >>> @adcompile.vjp(softplus)
+    ... def _(g, ans, x):
+    ...     return g / (1 + np.exp(-x))
+    >>> float(adcompile.grad(lambda x: 2 * softplus(x))(0.0))
+    1.0
+    """
+
+    def register(rule):
+        for fn in fns:
+            prim = primitive(fn, shape=shape)
+            prim.vjp = rule
+            prim._templates.pop("vjp", None)
+        return rule
+
+    return register
+
+
+def jvp(*fns: Callable, shape: Callable | None = None):
+    """Decorator: register the forward-mode rule ``rule(g, ans, *args)`` for each of ``fns``.
+
+    Same form as a vjp rule, read differently: output *i* is the tangent of the result contributed by argument *i*
+    when ``g`` is that argument's tangent. The result's tangent is the sum over the arguments that vary.
+    """
+
+    def register(rule):
+        for fn in fns:
+            prim = primitive(fn, shape=shape)
+            prim.jvp = rule
+            prim._templates.pop("jvp", None)
+        return rule
+
+    return register
+
+
+def defvjp(fn: Callable, rule: Callable, *, shape: Callable | None = None) -> Callable:
+    """Declare ``fn`` a primitive with reverse-mode rule ``rule(g, ans, *args)``; returns ``fn``.
+
+    Use it for functions adcompile cannot read (C extensions, SciPy) or whose derivative you want computed your own
+    way. ``shape`` defaults to elementwise broadcasting of the arguments; pass ``adcompile.avals.reduce_all`` and the
+    like for other shapes, or ``lambda avals, kwargs, loc=None: adcompile.avals.UNKNOWN`` when it varies.
+    """
+    vjp(fn, shape=shape)(rule)
+    return fn
+
+
+def _parse_rule(rule: Callable, prim: Primitive) -> Template:
+    try:
+        src = textwrap.dedent(inspect.getsource(rule))
+    except (OSError, TypeError) as e:
+        raise AdCompileError(
+            f"the rule for {prim.name!r} has no readable source ({e}); rules must be ordinary functions in a file"
+        ) from None
+    tree = ast.parse(src)
+    fdef = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda)))
+    lineno = rule.__code__.co_firstlineno
+    ast.increment_lineno(tree, lineno - fdef.lineno)
+    filename = rule.__code__.co_filename
+    params = [a.arg for a in fdef.args.args] + [a.arg for a in fdef.args.kwonlyargs]
+    if isinstance(fdef, ast.Lambda):
+        body, ret = [], fdef.body
+    else:
+        body = [s for s in fdef.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+            raise AdCompileError(f"the rule for {prim.name!r} must end with a return statement")
+        body, ret = body[:-1], body[-1].value
+    elts = ret.elts if isinstance(ret, ast.Tuple) else [ret]
+    outputs = [None if isinstance(e, ast.Constant) and e.value is None else e for e in elts]
+    defaults = {
+        name: p.default for name, p in inspect.signature(rule).parameters.items() if p.default is not p.empty
+    }
+    return Template(params, body, outputs, defaults, rule.__globals__, filename)

@@ -1,0 +1,174 @@
+"""Reverse mode: from the SSA IR of ``f`` to the SSA IR of its adjoint.
+
+The adjoint runs the forward sweep (the user's statements, which keep every intermediate in a local variable), then
+the reverse sweep: statements are visited last to first and each active argument receives the rule's contribution.
+The first contribution to an adjoint defines it; later ones are added (``bx = bx + c``), which is the sum over paths
+where a value fans out. Only *active* values -- reached from a differentiated input and reaching the output -- get
+adjoints; an input that does not reach the output gets an exact zero of its own type.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .builder import Builder
+from .errors import NonDifferentiableError, OutputError
+from .ir import Assign, Const, Function, Global, Return, Var
+from .lower import lower_rule
+from .runtime import broadcast_like, expand_to, owned, scalar_seed, unbroadcast, zeros_like
+
+# Primitives whose result may be their first argument itself, or a view of it.
+_PASS_THROUGH = {unbroadcast, expand_to, broadcast_like, operator.pos}
+_VIEWS = {expand_to, broadcast_like}
+
+
+def infer_avals(fn: Function, param_avals) -> dict:
+    """Abstract values of every variable of ``fn`` given those of its parameters."""
+    b = Builder()
+    b.avals.update(zip(fn.params + fn.kwonly, param_avals))
+    for st in fn.body:
+        b.loc = st.loc
+        b.avals[st.target] = st.prim.shape_rule(
+            [b.aval(a) for a in st.args], {k: (v.value if isinstance(v, Const) else None) for k, v in st.kwargs}, st.loc
+        )
+    return b.avals
+
+
+def active_vars(fn: Function, wrt) -> set:
+    """Variables that depend on a differentiated input and influence the output."""
+    varied = set(wrt)
+    for st in fn.body:
+        if st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
+            varied.add(st.target)
+    useful = {v for v in fn.ret.operands() if isinstance(v, Var)}
+    for st in reversed(fn.body):
+        if st.target in useful:
+            useful.update(a for a in st.operands() if isinstance(a, Var))
+    return varied & useful
+
+
+def adjoint_hint(v: Var) -> str:
+    return f"b{v.hint}" if v.hint else ""
+
+
+def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -> Function:
+    """The adjoint of ``fn`` with respect to the parameters at ``argnums``.
+
+    It returns the gradient (a tuple of gradients if ``argnums`` is a tuple), preceded by the value of ``fn`` if
+    ``with_value``.
+    """
+    if isinstance(fn.ret.value, tuple):
+        raise OutputError(
+            f"grad requires {fn.name}() to return a single scalar, but it returns a tuple",
+            fn.ret.loc,
+            hint="return one scalar; Jacobians of several outputs are not supported yet",
+        )
+    avals = infer_avals(fn, param_avals)
+    wrt = [fn.params[i] for i in (argnums if isinstance(argnums, tuple) else (argnums,))]
+    active = active_vars(fn, wrt)
+    b = Builder(avals, simplify=True, sweep="reverse")
+    b.loc = fn.ret.loc
+    y = fn.ret.value
+    adj: dict = {}
+    if y in active:
+        adj[y] = _seed(b, fn, y)
+    for st in reversed(fn.body):
+        if st.target in adj:
+            _backprop(b, st, adj, active)
+    b.loc = fn.ret.loc
+    grads = [adj[p] if p in adj else _zero(b, p) for p in wrt]
+    grads = _owned(b, grads, set(fn.params + fn.kwonly))
+    result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
+    ret = Return((y, result) if with_value else result, fn.ret.loc)
+    body = _dead_code_eliminated(fn.body + b.body, ret)
+    suffix = "value_and_grad" if with_value else "grad"
+    return Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly)
+
+
+def _seed(b: Builder, fn: Function, y):
+    shape = b.aval(y).shape
+    if shape == ():
+        return Const(1.0)
+    if isinstance(shape, tuple):
+        raise OutputError(
+            f"grad requires {fn.name}() to return a scalar, but it returns an array of shape {shape}",
+            fn.ret.loc,
+            hint="reduce the output to a scalar (for example with np.sum(...)); "
+            "Jacobians of vector outputs are not supported yet",
+        )
+    return b.call(scalar_seed, y, Const(fn.name), hint="by" if isinstance(y, Var) and y.hint else "")
+
+
+def _backprop(b: Builder, st: Assign, adj: dict, active: set):
+    prim = st.prim
+    b.loc = st.loc
+    if prim.vjp is None:
+        raise NonDifferentiableError(
+            f"{prim.name}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.name})"
+        )
+    t = prim.template("vjp")
+    bindings = dict(zip(t.params, (adj[st.target], st.target, *st.args)))
+    bindings.update(st.kwargs)
+    for i, a in enumerate(st.args):
+        if not (isinstance(a, Var) and a in active):
+            continue
+        if i >= len(t.outputs) or t.outputs[i] is None:
+            raise NonDifferentiableError(
+                f"{prim.name}() is not differentiable with respect to its argument {i + 1}", st.loc
+            )
+        first = a not in adj
+        c = lower_rule(b, prim, "vjp", i, bindings, hint=adjoint_hint(a) if first else "")
+        adj[a] = c if first else b.call(operator.add, adj[a], c, hint=adjoint_hint(a))
+
+
+def _zero(b: Builder, p: Var):
+    """An exact zero of the parameter's own type and shape."""
+    av = b.aval(p)
+    if av.array is False:
+        return Const(0.0)
+    if av.array:
+        return b.call(np.zeros_like, p, hint=adjoint_hint(p))
+    return b.call(zeros_like, p, hint=adjoint_hint(p))
+
+
+def _owned(b: Builder, grads, params) -> list:
+    """Copy returned gradients that could alias an input, a global, a broadcast view or another gradient."""
+    producers = {st.target: st for st in b.body}
+    seen: set = set()
+    out = []
+    for g in grads:
+        roots = _roots(g, producers)
+        risky = any(r in params or isinstance(r, Global) or r in seen or _is_view(r, producers) for r in roots)
+        seen |= roots
+        if risky and b.aval(g).array is not False:
+            g = b.call(np.copy if b.aval(g).array else owned, g, hint=g.hint if isinstance(g, Var) else "")
+        out.append(g)
+    return out
+
+
+def _roots(v, producers) -> set:
+    if isinstance(v, Const):
+        return set()
+    st = producers.get(v)
+    if st is not None and st.prim.fn in _PASS_THROUGH:
+        return {v} | _roots(st.args[0], producers) if st.prim.fn in _VIEWS else _roots(st.args[0], producers)
+    return {v}
+
+
+def _is_view(v, producers) -> bool:
+    st = producers.get(v)
+    return st is not None and st.prim.fn in _VIEWS
+
+
+def _dead_code_eliminated(body: list, ret: Return) -> list:
+    live = {v for v in ret.operands() if isinstance(v, Var)}
+    kept = []
+    for st in reversed(body):
+        if st.target in live:
+            kept.append(st)
+            live.update(a for a in st.operands() if isinstance(a, Var))
+    kept.reverse()
+    return kept
+

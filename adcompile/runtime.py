@@ -1,0 +1,79 @@
+"""The few helpers generated code may call, each registered as a primitive with its own rules.
+
+Specialised code rarely needs them: when shapes are known at compile time, ``unbroadcast(g, x)`` becomes nothing or
+a plain ``np.sum(g, axis=...)``. Generic code (shapes unknown, as printed by ``adcompile show`` without ``--at``)
+calls them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import OutputError
+
+
+def unbroadcast(g, x):
+    """Sum ``g`` over the axes along which ``x`` was broadcast, so the result has ``x``'s shape.
+
+    This is the adjoint of broadcasting: if ``x`` of shape (3, 1) met an operand of shape (2, 3, 4), each element of
+    ``x`` was used 2 * 4 times and its adjoint is the sum of those uses.
+    """
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    lead = np.ndim(g) - len(shape)
+    if lead:
+        g = np.sum(g, axis=tuple(range(lead)))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if ones:
+        g = np.sum(g, axis=ones, keepdims=True)
+    return g
+
+
+def broadcast_like(g, x):
+    """``g`` broadcast to ``x``'s shape (read-only view): the adjoint of :func:`unbroadcast`."""
+    return np.broadcast_to(g, np.shape(x))
+
+
+def expand_to(g, x, axis=None, keepdims=False):
+    """The adjoint of a sum over ``axis``: ``g`` repeated along the reduced axes to ``x``'s shape (a view)."""
+    shape = np.shape(x)
+    if not shape:
+        return g
+    if axis is not None and not keepdims:
+        axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+        g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
+    return np.broadcast_to(g, shape)
+
+
+def zeros_like(x):
+    """An exact zero of ``x``'s own type and shape: ``0.0`` for a float, a zero array for an array."""
+    if isinstance(x, np.ndarray):
+        return np.zeros_like(x)
+    if isinstance(x, np.generic):
+        return x.dtype.type(0)
+    return 0.0
+
+
+def owned(v):
+    """``v``, copied if it is an array, so a returned gradient never aliases an input or another gradient."""
+    return np.array(v) if isinstance(v, np.ndarray) else v
+
+
+def scalar_seed(y, fname: str):
+    """The seed adjoint 1.0 of a scalar output; a clear error for anything else."""
+    if isinstance(y, (float, int, np.floating, np.integer)) and not isinstance(y, (bool, np.bool_)):
+        return 1.0
+    if isinstance(y, np.ndarray) and y.ndim == 0 and y.dtype.kind in "fi":
+        return 1.0
+    raise OutputError(
+        f"grad requires {fname}() to return a real scalar, but it returned {describe(y)}",
+        hint="reduce the output to a scalar (for example with np.sum(...)); "
+        "Jacobians of vector outputs are not supported yet",
+    )
+
+
+def describe(v) -> str:
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape} and dtype {v.dtype}"
+    return f"a value of type {type(v).__name__}"

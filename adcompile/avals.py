@@ -150,7 +150,7 @@ def reduction_float(avals, kwargs, loc=None) -> Aval:
 
 def like_second(avals, kwargs, loc=None) -> Aval:
     """Helpers such as ``unbroadcast(g, x)`` whose result has the shape and type of ``x``."""
-    g, x = avals
+    g, x = avals[0], avals[1]
     return Aval(x.shape, join_kind([g.kind, x.kind]), result_array(x.shape))
 
 

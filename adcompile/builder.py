@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import avals as A
-from .errors import Location
+from .errors import Location, UnsupportedSyntaxError
 from .ir import Assign, Const, Global, Var
 from .primitives import BINOPS, UNARYOPS, Primitive, lookup, primitive
 
@@ -29,6 +29,12 @@ class Builder:
         self.simplify = simplify
         self.sweep = sweep
         self.loc: Location | None = None
+        self.memo: dict = {}  # (primitive, operands) -> variable, for common-subexpression elimination
+
+    def remember(self, statements):
+        """Let later identical operations reuse these statements' results instead of recomputing them."""
+        for st in statements:
+            self.memo.setdefault(_key(st.prim, st.args, st.kwargs), st.target)
 
     def aval(self, op) -> A.Aval:
         if isinstance(op, Var):
@@ -38,13 +44,16 @@ class Builder:
     def call(self, fn, *args, hint: str = "", **kwargs):
         """Emit ``fn(*args, **kwargs)`` and return the operand holding its result."""
         prim = fn if isinstance(fn, Primitive) else (lookup(fn) or primitive(fn))
-        kw = tuple(kwargs.items())
+        args, kw = _normalise(prim, args, tuple(kwargs.items()), self.loc)
         if self.simplify:
             folded = self._fold(prim, args, kw)
             if folded is not None:
                 if hint and isinstance(folded, Var) and not folded.hint and self.body and self.body[-1].target is folded:
                     folded.hint = hint  # the fold built a new statement: it holds the value the caller named
                 return folded
+            key = _key(prim, args, kw)
+            if key in self.memo:
+                return self.memo[key]
         target = Var(hint)
         self.avals[target] = prim.shape_rule(
             [self.aval(a) for a in args],
@@ -52,6 +61,8 @@ class Builder:
             self.loc,
         )
         self.body.append(Assign(target, prim, tuple(args), kw, self.loc, self.sweep))
+        if self.simplify:
+            self.memo[_key(prim, args, kw)] = target
         return target
 
     def _fold(self, prim: Primitive, args, kw):
@@ -62,6 +73,43 @@ class Builder:
         if all(isinstance(a, Const) for a in args) and all(isinstance(v, Const) for _, v in kw):
             return _constant_fold(prim, args, kw)
         return None
+
+
+def _operand_key(op):
+    if isinstance(op, Const):
+        return ("const", type(op.value), op.value)
+    if isinstance(op, Global):
+        return ("global", id(op.value))
+    return op
+
+
+def _key(prim, args, kw):
+    return (prim, tuple(_operand_key(a) for a in args), tuple((k, _operand_key(v)) for k, v in kw))
+
+
+def _normalise(prim: Primitive, args, kw, loc):
+    """Pass the arguments after the differentiable ones by keyword (``np.sum(x, 0)`` -> ``np.sum(x, axis=0)``).
+
+    Those arguments (axis, keepdims, ...) steer the shape of the result, so they must be literals.
+    """
+    if prim.vjp is not None:
+        t = prim.template("vjp")
+        n = len(t.outputs)
+        if len(args) > n:
+            kw = tuple(zip(t.params[2 + n :], args[n:])) + kw
+            args = args[:n]
+        # an argument equal to the rule's default is left out, as a person would write it
+        kw = tuple((k, v) for k, v in kw if not (k in t.defaults and _same_literal(v, t.defaults[k])))
+    for k, v in kw:
+        if not isinstance(v, Const):
+            raise UnsupportedSyntaxError(
+                f"the argument {k}= of {prim.name}() must be a literal constant, not a computed value", loc
+            )
+    return args, kw
+
+
+def _same_literal(op, value) -> bool:
+    return isinstance(op, Const) and type(op.value) is type(value) and op.value == value
 
 
 def _constant_fold(prim: Primitive, args, kw):

@@ -153,5 +153,5 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
     lines = [f"{fn.name}({', '.join(p.hint for p in inputs)})"]
     for lhs, rhs, name, where in rows:
         lines.append(f"    {lhs.ljust(lhs_w)} = {rhs.ljust(rhs_w)}   {name.ljust(name_w)}   {where}".rstrip())
-    lines.append(f"    return {show(fn.ret.value)}".ljust(lhs_w + rhs_w + name_w + 14) + ret_line)
+    lines.append(f"    return {show(fn.ret.value)}".ljust(lhs_w + rhs_w + name_w + 13) + ret_line)
     return "\n".join(lines)

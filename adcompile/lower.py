@@ -270,11 +270,6 @@ class Lowerer:
         _check_signature(prim, callee.text, node, self.loc(node))
         args = [self.expr(a) for a in node.args]
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
-        for k, v in kwargs.items():
-            if not isinstance(v, Const):
-                raise UnsupportedSyntaxError(
-                    f"the keyword argument {k}= of {callee.text} must be a literal constant", self.loc(node)
-                )
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
 
     def at(self, node) -> Builder:

@@ -69,6 +69,7 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     wrt = [fn.params[i] for i in (argnums if isinstance(argnums, tuple) else (argnums,))]
     active = active_vars(fn, wrt)
     b = Builder(avals, simplify=True, sweep="reverse")
+    b.remember(fn.body)
     b.loc = fn.ret.loc
     y = fn.ret.value
     adj: dict = {}

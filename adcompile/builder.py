@@ -46,13 +46,14 @@ class Builder:
         prim = fn if isinstance(fn, Primitive) else (lookup(fn) or primitive(fn))
         args, kw = _normalise(prim, args, tuple(kwargs.items()), self.loc)
         if self.simplify:
+            size = len(self.body)
             folded = self._fold(prim, args, kw)
             if folded is not None:
-                if hint and isinstance(folded, Var) and not folded.hint and self.body and self.body[-1].target is folded:
+                if hint and len(self.body) > size and self.body[-1].target is folded and not folded.hint:
                     folded.hint = hint  # the fold built a new statement: it holds the value the caller named
                 return folded
             key = _key(prim, args, kw)
-            if key in self.memo:
+            if key in self.memo and not prim.fresh:
                 return self.memo[key]
         target = Var(hint)
         self.avals[target] = prim.shape_rule(

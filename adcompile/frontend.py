@@ -15,7 +15,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass, field
 
-from .errors import Location, SourceUnavailableError, UnsupportedSyntaxError
+from .errors import AdCompileError, Location, SourceUnavailableError, UnsupportedSyntaxError
 
 _MISSING = object()
 
@@ -51,7 +51,7 @@ class Source:
             if value is not _MISSING:
                 self.deps.append((scope, name, value))
                 return value
-        raise UnsupportedSyntaxError(f"name {name!r} is not defined", self.loc(node))
+        raise AdCompileError(f"name {name!r} is not defined", self.loc(node))
 
     def deps_fresh(self) -> bool:
         """True while every free name still refers to the object it referred to when the source was read."""

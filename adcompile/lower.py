@@ -21,44 +21,44 @@ from .frontend import Source
 from .ir import Const, Function, Global, Return, Var
 from .primitives import BINOPS, UNARYOPS, Primitive, lookup
 
-# What each unsupported construct should be rewritten as, until it is supported.
+# What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
-    ast.If: "branches are not supported yet; write the branch as arithmetic or move it outside the function",
-    ast.IfExp: "conditional expressions are not supported yet",
-    ast.For: "loops are not supported yet; vectorise with NumPy or unroll",
-    ast.While: "loops are not supported yet; vectorise with NumPy or unroll",
-    ast.Break: "loops are not supported yet",
-    ast.Continue: "loops are not supported yet",
-    ast.Try: "try/except cannot be differentiated; handle errors outside the differentiated function",
-    ast.With: "'with' blocks cannot be differentiated; move them outside the differentiated function",
-    ast.Raise: "raise cannot be differentiated; validate inputs outside the differentiated function",
-    ast.Assert: "assert cannot be differentiated; validate inputs outside the differentiated function",
-    ast.FunctionDef: "nested function definitions are not supported yet; define the helper at module level",
-    ast.AsyncFunctionDef: "async functions cannot be differentiated",
-    ast.ClassDef: "class definitions cannot be differentiated; define the class outside the function",
-    ast.Global: "global variables cannot be written from a differentiated function; pass them as arguments",
-    ast.Nonlocal: "nonlocal variables cannot be written from a differentiated function; return the value instead",
-    ast.Delete: "del is not supported; let the variable go out of scope",
-    ast.Import: "imports inside a differentiated function are not supported; import at module level",
-    ast.ImportFrom: "imports inside a differentiated function are not supported; import at module level",
-    ast.Yield: "generators cannot be differentiated",
-    ast.YieldFrom: "generators cannot be differentiated",
-    ast.Await: "async code cannot be differentiated",
-    ast.NamedExpr: "assignment expressions (:=) are not supported; use a separate assignment",
-    ast.Lambda: "lambdas inside a differentiated function are not supported; define the helper at module level",
-    ast.Compare: "comparisons are not supported yet (they arrive with control flow)",
-    ast.BoolOp: "'and'/'or' are not supported yet (they arrive with control flow)",
-    ast.Subscript: "indexing is not supported yet",
-    ast.List: "lists are not supported yet",
-    ast.Dict: "dictionaries cannot be differentiated",
-    ast.Set: "sets cannot be differentiated",
-    ast.ListComp: "comprehensions are not supported yet",
-    ast.GeneratorExp: "generator expressions cannot be differentiated",
-    ast.JoinedStr: "f-strings cannot be differentiated",
-    ast.Starred: "star-arguments are not supported; pass arguments one by one",
+    ast.If: ("an if statement", "branches are not supported yet; write the branch as arithmetic or move it outside"),
+    ast.IfExp: ("a conditional expression", "branches are not supported yet"),
+    ast.For: ("a for loop", "loops are not supported yet; vectorise with NumPy or unroll the loop"),
+    ast.While: ("a while loop", "loops are not supported yet; vectorise with NumPy or unroll the loop"),
+    ast.Try: ("try/except", "handle errors outside the differentiated function"),
+    ast.With: ("a with block", "move it outside the differentiated function"),
+    ast.Raise: ("raise", "validate inputs outside the differentiated function"),
+    ast.Assert: ("assert", "validate inputs outside the differentiated function"),
+    ast.FunctionDef: ("a nested function definition", "define the helper at module level"),
+    ast.AsyncFunctionDef: ("an async function", "async code cannot be differentiated"),
+    ast.ClassDef: ("a class definition", "define the class outside the function"),
+    ast.Global: ("a global statement", "pass the value as an argument and return the new one"),
+    ast.Nonlocal: ("a nonlocal statement", "return the new value instead"),
+    ast.Delete: ("del", "let the variable go out of scope"),
+    ast.Import: ("an import", "import at module level"),
+    ast.ImportFrom: ("an import", "import at module level"),
+    ast.Yield: ("yield", "generators cannot be differentiated"),
+    ast.YieldFrom: ("yield from", "generators cannot be differentiated"),
+    ast.Await: ("await", "async code cannot be differentiated"),
+    ast.NamedExpr: ("an assignment expression (:=)", "use a separate assignment statement"),
+    ast.Lambda: ("a lambda inside the function", "define the helper at module level"),
+    ast.Compare: ("a comparison", "comparisons are not supported yet (they arrive with control flow)"),
+    ast.BoolOp: ("'and'/'or'", "boolean operators are not supported yet (they arrive with control flow)"),
+    ast.Subscript: ("indexing", "indexing is not supported yet"),
+    ast.List: ("a list", "lists are not supported yet"),
+    ast.Dict: ("a dict", "dictionaries cannot be differentiated"),
+    ast.Set: ("a set", "sets cannot be differentiated"),
+    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet"),
+    ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
+    ast.DictComp: ("a dict comprehension", "dictionaries cannot be differentiated"),
+    ast.GeneratorExp: ("a generator expression", "generators cannot be differentiated"),
+    ast.JoinedStr: ("an f-string", "strings cannot be differentiated"),
+    ast.Starred: ("a starred argument", "pass the arguments one by one"),
 }
 if hasattr(ast, "Match"):
-    UNSUPPORTED[ast.Match] = "match statements are not supported; use if/elif"
+    UNSUPPORTED[ast.Match] = ("a match statement", "use if/elif")
 
 _LITERAL_TYPES = (str, bool, type(None))
 
@@ -94,10 +94,8 @@ class Lowerer:
         return None
 
     def unsupported(self, node):
-        what = type(node).__name__
-        raise UnsupportedSyntaxError(
-            f"{what} is not supported here", self.loc(node), hint=UNSUPPORTED.get(type(node))
-        )
+        what, hint = UNSUPPORTED.get(type(node), (type(node).__name__, None))
+        raise UnsupportedSyntaxError(f"{what} is not supported", self.loc(node), hint=hint)
 
     def _assign(self, st: ast.Assign):
         for target in st.targets:

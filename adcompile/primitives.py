@@ -75,6 +75,7 @@ class Primitive:
     # fold(avals, operands) -> operand or None: a compile-time answer (np.size of a known shape, say)
     fold: Callable | None = None
     differentiable: bool = True  # False: the result never carries a derivative (shape queries)
+    fresh: bool = False  # True: each call must make a new object (copies), so equal calls are not merged
     _templates: dict = field(default_factory=dict)
 
     # -- code generation ------------------------------------------------------------------------------

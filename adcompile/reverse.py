@@ -99,7 +99,7 @@ def _seed(b: Builder, fn: Function, y):
             hint="reduce the output to a scalar (for example with np.sum(...)); "
             "Jacobians of vector outputs are not supported yet",
         )
-    return b.call(scalar_seed, y, Const(fn.name), hint="by" if isinstance(y, Var) and y.hint else "")
+    return b.call(scalar_seed, y, Const(fn.name), hint=adjoint_hint(y) or "seed")
 
 
 def _backprop(b: Builder, st: Assign, adj: dict, active: set):

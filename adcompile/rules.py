@@ -650,6 +650,9 @@ def _(g, ans, x):
     return g
 
 
+lookup(owned).fresh = lookup(np.copy).fresh = True
+
+
 # Shape queries and constant makers: no derivative, folded at compile time when the shape is known.
 for _fn, _shape in (
     (np.size, A.int_scalar),

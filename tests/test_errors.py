@@ -1,0 +1,268 @@
+"""Errors name the user's file, line and column, quote the line with a caret, and say what to do."""
+
+import math
+
+import numpy as np
+import pytest
+
+import adcompile
+from adcompile import grad
+from adcompile.errors import (
+    AdCompileError,
+    NonDifferentiableError,
+    OutputError,
+    SourceUnavailableError,
+    UnsupportedSyntaxError,
+)
+
+HERE = __file__
+
+
+def line_of(fn, text: str) -> int:
+    """The file line number of the first line of ``fn`` containing ``text``."""
+    import inspect
+
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, ln in enumerate(lines) if text in ln)
+
+
+def assert_points_at(err: AdCompileError, fn, text: str, caret_under: str):
+    line = line_of(fn, text)
+    message = str(err)
+    assert message.startswith(f"{HERE}:{line}:"), message
+    quoted, carets = message.splitlines()[1:3]
+    assert text in quoted
+    col = carets.index("^")
+    assert quoted[col:].startswith(caret_under), message
+    assert carets.strip() == "^" * len(carets.strip())
+
+
+def with_loop(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x
+    return s
+
+
+def with_try(x):
+    try:
+        y = x * 2
+    except ValueError:
+        y = x
+    return y
+
+
+def with_if(x):
+    if x > 0:
+        return x
+    return -x
+
+
+def with_walrus(x):
+    return (y := x * 2) * y
+
+
+def with_global(x):
+    global SOMETHING
+    SOMETHING = x
+    return x
+
+
+def with_nested_def(x):
+    def inner(v):
+        return v * 2
+
+    return x
+
+
+def with_with(x):
+    with open(__file__):
+        y = x
+    return y
+
+
+def with_class(x):
+    class A:
+        pass
+
+    return x
+
+
+def with_index(x):
+    return x[0] * 2.0
+
+
+@pytest.mark.parametrize(
+    "fn, text, caret, hint",
+    [
+        (with_loop, "for i in range(3):", "for", "loop"),
+        (with_try, "try:", "try", "outside"),
+        (with_if, "if x > 0:", "if", "branch"),
+        (with_walrus, "(y := x * 2)", "y := x * 2", "separate assignment"),
+        (with_global, "global SOMETHING", "global", "argument"),
+        (with_nested_def, "def inner(v):", "def", "module level"),
+        (with_with, "with open", "with", "outside"),
+        (with_class, "class A:", "class", "outside"),
+        (with_index, "return x[0] * 2.0", "x[0]", "indexing"),
+    ],
+)
+def test_unsupported_syntax_is_rejected_at_its_line_with_a_hint(fn, text, caret, hint):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        grad(fn)(1.0)
+    assert_points_at(info.value, fn, text, caret)
+    assert hint in info.value.hint
+
+
+def with_floor(x):
+    return np.floor(x) * x
+
+
+def test_callable_without_rule_names_it_and_how_to_register_one():
+    with pytest.raises(NonDifferentiableError) as info:
+        grad(with_floor)(1.5)
+    assert_points_at(info.value, with_floor, "return np.floor(x) * x", "np.floor(x)")
+    assert "np.floor" in info.value.message
+    assert "@adcompile.vjp(np.floor)" in info.value.hint
+
+
+def helper(x):
+    return x * 2.0
+
+
+def calls_helper(x):
+    return helper(x) + 1.0
+
+
+def test_call_to_a_python_function_is_rejected_clearly():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        grad(calls_helper)(1.0)
+    assert_points_at(info.value, calls_helper, "return helper(x)", "helper(x)")
+
+
+def wrong_arity(x):
+    return np.sin(x, x)
+
+
+def test_call_with_too_many_arguments_is_rejected():
+    with pytest.raises(NonDifferentiableError) as info:
+        grad(wrong_arity)(1.0)
+    assert "np.sin() is differentiable with 1 positional arguments, not 2" in str(info.value)
+
+
+def with_out_kwarg(x):
+    return np.sum(x, out=None)
+
+
+def test_unknown_keyword_argument_is_rejected():
+    with pytest.raises(NonDifferentiableError, match="out="):
+        grad(with_out_kwarg)(np.ones(2))
+
+
+def vector_valued(x):
+    return np.sin(x)
+
+
+def test_vector_output_points_to_the_return_and_suggests_a_reduction():
+    with pytest.raises(OutputError) as info:
+        grad(vector_valued)(np.ones(3))
+    assert "shape (3,)" in info.value.message
+    assert_points_at(info.value, vector_valued, "return np.sin(x)", "return")
+    assert "np.sum" in info.value.hint
+
+
+def tuple_valued(x):
+    return x, 2 * x
+
+
+def test_tuple_output_is_rejected():
+    with pytest.raises(OutputError, match="tuple"):
+        grad(tuple_valued)(1.0)
+
+
+def test_non_scalar_output_is_caught_in_generic_code_too():
+    source = adcompile.derivative_source(vector_valued, black=False)
+    ns = {}
+    exec(source, dict(vars(adcompile.runtime), np=np), ns)
+    with pytest.raises(OutputError, match="shape"):
+        ns["vector_valued_grad"](np.ones(3))
+
+
+def no_return(x):
+    y = x * 2
+
+
+def test_missing_return_is_rejected():
+    with pytest.raises(UnsupportedSyntaxError, match="no return statement"):
+        grad(no_return)(1.0)
+
+
+def shares_argument(x):
+    y = x
+    y += 1.0
+    return np.sum(y)
+
+
+def test_in_place_update_of_an_argument_alias_is_rejected():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        grad(shares_argument)(np.ones(2))
+    assert_points_at(info.value, shares_argument, "y += 1.0", "y += 1.0")
+
+
+def fresh_update(x):
+    y = x * 2.0
+    y += x
+    return np.sum(y * y)
+
+
+def test_in_place_update_of_a_fresh_value_is_differentiated():
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(grad(fresh_update)(x), 18 * x)
+
+
+def uses_undefined(x):
+    return x * not_defined_anywhere  # noqa: F821
+
+
+def test_undefined_name_is_reported_at_its_use():
+    with pytest.raises(AdCompileError) as info:
+        grad(uses_undefined)(1.0)
+    assert_points_at(info.value, uses_undefined, "not_defined_anywhere", "not_defined_anywhere")
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        (3, "integer 3; pass a float such as 3.0"),
+        (True, "bool"),
+        (np.arange(3), "dtype int64"),
+        (1 + 2j, "complex"),
+        ("a", "str"),
+        (None, "NoneType"),
+        ([1.0, 2.0], "np.asarray"),
+    ],
+)
+def test_bad_differentiated_arguments_raise_type_error(value, fragment):
+    with pytest.raises(TypeError, match="argument 0") as info:
+        grad(lambda x: x * 2.0)(value)
+    assert fragment in str(info.value)
+
+
+def test_integer_argument_not_differentiated_is_fine():
+    assert grad(lambda x, n: x**n)(2.0, 3) == pytest.approx(12.0)
+
+
+def test_builtin_function_has_no_source():
+    with pytest.raises(SourceUnavailableError, match="not a Python function"):
+        grad(math.sin)(1.0)
+
+
+def test_function_from_exec_has_no_source():
+    ns = {}
+    exec("def f(x):\n    return x * x\n", ns)
+    with pytest.raises(SourceUnavailableError, match="source"):
+        grad(ns["f"])(1.0)
+
+
+def test_every_error_is_an_adcompile_error():
+    for cls in (UnsupportedSyntaxError, NonDifferentiableError, SourceUnavailableError, OutputError):
+        assert issubclass(cls, AdCompileError)

@@ -681,8 +681,31 @@ def _float_like(b, v) -> bool:
     return not isinstance(v, Const) and b.aval(v).is_float
 
 
+def _scalar_behind_expand(b, v, other):
+    """``s`` if ``v`` is a scalar ``s`` expanded to a shape ``other`` already has: broadcasting does the rest."""
+    for st in reversed(b.body):
+        if st.target is v:
+            if st.prim.fn is expand_to and b.aval(st.args[0]).shape == ():
+                shape = b.aval(v).shape
+                if isinstance(shape, tuple) and b.aval(other).shape == shape:
+                    return st.args[0]
+            return None
+    return None
+
+
+def _without_expand(op, b, x, y):
+    """``x op y`` with a needlessly expanded scalar operand replaced by the scalar itself, or None."""
+    sx, sy = _scalar_behind_expand(b, x, y), _scalar_behind_expand(b, y, x)
+    if sx is None and sy is None:
+        return None
+    return b.call(op, x if sx is None else sx, y if sy is None else sy)
+
+
 @fold(operator.mul)
 def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.mul, b, x, y)
+    if shrunk is not None:
+        return shrunk
     for one, v in ((x, y), (y, x)):
         c = const_value(one)
         if c == 1 and _float_like(b, v):
@@ -694,11 +717,17 @@ def _(b, x, y, **kw):
 
 @fold(operator.truediv)
 def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.truediv, b, x, y)
+    if shrunk is not None:
+        return shrunk
     return x if const_value(y) == 1 and _float_like(b, x) else None
 
 
 @fold(operator.add)
 def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.add, b, x, y)
+    if shrunk is not None:
+        return shrunk
     for zero, v in ((x, y), (y, x)):
         if const_value(zero) == 0 and _float_like(b, v):
             return v
@@ -719,6 +748,9 @@ def _negated(b, v):
 
 @fold(operator.sub)
 def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.sub, b, x, y)
+    if shrunk is not None:
+        return shrunk
     if const_value(y) == 0 and _float_like(b, x):
         return x
     if const_value(x) == 0 and _float_like(b, y):

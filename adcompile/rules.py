@@ -653,8 +653,10 @@ def _(g, ans, x):
 lookup(owned).fresh = lookup(np.copy).fresh = True
 
 
-# Shape queries and constant makers: no derivative, folded at compile time when the shape is known.
+# Shape queries, constant makers and piecewise-constant functions: their derivative is zero wherever it exists, so
+# their results are constants to the reverse sweep. Shape queries fold at compile time when the shape is known.
 for _fn, _shape in (
+    (np.sign, A.elementwise),
     (np.size, A.int_scalar),
     (np.ndim, A.int_scalar),
     (np.shape, A.unknown),

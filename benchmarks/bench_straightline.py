@@ -20,27 +20,32 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-             "NUMEXPR_NUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ[_var] = "1"
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import types  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Callable  # noqa: E402
+import argparse
+import gc
+import math
+import platform
+import statistics
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import adcompile  # noqa: E402
-from adcompile import grad  # noqa: E402
+import adcompile
+from adcompile import grad
 
 SLOW_RATIO = 1.2  # adcompile/hand above this is flagged
 
@@ -119,8 +124,13 @@ def workloads() -> list[Workload]:
         Workload("(a) scalar expr, 29 ops, 3 floats", scalar_f, scalar_grad, (0.7, -1.3, 2.1), (0, 1, 2)),
         Workload("(b) elementwise chain, n=1e3", chain_f, chain_grad, (x3,), 0),
         Workload("(b) elementwise chain, n=1e6", chain_f, chain_grad, (x6,), 0),
-        Workload("(c) rosenbrock pairs, n=1e3", rosen_pairs_f, rosen_pairs_grad, (a3[:-1].copy(), a3[1:].copy()),
-                 (0, 1)),
+        Workload(
+            "(c) rosenbrock pairs, n=1e3",
+            rosen_pairs_f,
+            rosen_pairs_grad,
+            (a3[:-1].copy(), a3[1:].copy()),
+            (0, 1),
+        ),
     ]
 
 
@@ -153,7 +163,7 @@ def assert_same(got, want, argnums, what: str, rtol: float = 1e-10) -> None:
 
 
 def _with(args, i, value):
-    return args[:i] + (value,) + args[i + 1:]
+    return args[:i] + (value,) + args[i + 1 :]
 
 
 def finite_difference_checks(w: Workload) -> list[tuple]:
@@ -195,10 +205,19 @@ def assert_matches_fd(g, w: Workload, checks, what: str) -> None:
     for i, v, d, tol in checks:
         got = float(parts[i]) if v is None else float(np.sum(parts[i] * v))
         if not abs(got - d) <= tol:
-            where = "" if v is None else (f" at coordinate {int(np.argmax(v))}" if np.count_nonzero(v) == 1
-                                          else " along a random direction")
-            raise CheckFailed(f"{what}: derivative wrt argument {i}{where} is {got!r}, central differences "
-                              f"give {d!r} (tolerance {tol:.2g})")
+            where = (
+                ""
+                if v is None
+                else (
+                    f" at coordinate {int(np.argmax(v))}"
+                    if np.count_nonzero(v) == 1
+                    else " along a random direction"
+                )
+            )
+            raise CheckFailed(
+                f"{what}: derivative wrt argument {i}{where} is {got!r}, central differences "
+                f"give {d!r} (tolerance {tol:.2g})"
+            )
 
 
 def check_workload(w: Workload) -> dict:
@@ -219,8 +238,9 @@ def check_workload(w: Workload) -> dict:
 # peers: the same code object with math/np rebound to the peer's module
 # ---------------------------------------------------------------------------------------------------------------
 def rebind(f: Callable, module) -> Callable:
-    return types.FunctionType(f.__code__, {**f.__globals__, "np": module, "math": module}, f.__name__,
-                              f.__defaults__, f.__closure__)
+    return types.FunctionType(
+        f.__code__, {**f.__globals__, "np": module, "math": module}, f.__name__, f.__defaults__, f.__closure__
+    )
 
 
 @dataclass
@@ -239,7 +259,7 @@ def load_peers() -> tuple[list[Peer], list[str]]:
         def prep_autograd(w):
             return autograd.grad(rebind(w.f, anp), w.argnums), w.args, lambda g: g
 
-        peers.append(Peer("autograd", getattr(autograd, "__version__", "?"), prep_autograd))
+        peers.append(Peer("autograd", _version("autograd"), prep_autograd))
     except ImportError as e:
         missing.append(f"autograd ({e})")
     try:
@@ -254,6 +274,7 @@ def load_peers() -> tuple[list[Peer], list[str]]:
                 g = jax.jit(g) if jit else g
                 args = tuple(jnp.asarray(a, dtype=jnp.float64) for a in w.args)
                 return (lambda *a: jax.block_until_ready(g(*a))), args, _to_numpy
+
             return prep
 
         peers.append(Peer("jax eager", jax.__version__, jax_prep(False)))
@@ -279,6 +300,15 @@ def load_peers() -> tuple[list[Peer], list[str]]:
     except ImportError as e:
         missing.append(f"torch ({e})")
     return peers, missing
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "?"
 
 
 def _to_numpy(g):
@@ -322,7 +352,7 @@ def time_interleaved(candidates: dict, rounds: int, target: float) -> dict:
     samples: dict = {name: [] for name in candidates}
     names = list(candidates)
     for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate who goes first
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate who goes first
             fn, args = candidates[name]
             samples[name].append(_block(fn, args, counts[name]) / counts[name])
     return {name: statistics.median(s) for name, s in samples.items()}
@@ -350,7 +380,7 @@ def run(quick: bool = False, log=print) -> tuple[list[Row], dict, list[Peer], li
             fn, args, unpack = p.prepare(w)
             try:
                 assert_same(unpack(fn(*args)), want, w.argnums, f"{w.name}: {p.name} vs hand-written")
-            except Exception as e:  # a peer's failure (wrong gradient, unsupported op) is reported, not fatal
+            except Exception as e:  # noqa: BLE001  (a peer's failure, wrong gradient or unsupported op, is reported)
                 row.notes.append(f"{p.name} not timed: {e}")
                 continue
             candidates[p.name] = (fn, args)
@@ -373,7 +403,9 @@ def first_call_times(w: Workload, reps: int) -> list[float]:
     """Seconds for grad(f) + its first call (read, lower, reverse, generate, compile), a fresh function each time."""
     out = []
     for _ in range(reps):
-        fresh = types.FunctionType(w.f.__code__, w.f.__globals__, w.f.__name__, w.f.__defaults__, w.f.__closure__)
+        fresh = types.FunctionType(
+            w.f.__code__, w.f.__globals__, w.f.__name__, w.f.__defaults__, w.f.__closure__
+        )
         t0 = time.perf_counter()
         grad(fresh, argnums=w.argnums)(*w.args)
         out.append(time.perf_counter() - t0)
@@ -408,12 +440,19 @@ def fmt_ratio(r: float) -> str:
 
 
 def table(rows: list[Row], peers: list[Peer], markdown: bool) -> str:
-    head = ["workload", "f", "hand grad", "adcompile grad", "adcompile/hand"] + [f"{p.name}/hand" for p in peers]
+    head = ["workload", "f", "hand grad", "adcompile grad", "adcompile/hand"] + [
+        f"{p.name}/hand" for p in peers
+    ]
     body = []
     for r in rows:
         t = r.times
-        cells = [r.workload, fmt_time(t["f"]), fmt_time(t["hand"]), fmt_time(t["adcompile"]),
-                 fmt_ratio(t["adcompile"] / t["hand"])]
+        cells = [
+            r.workload,
+            fmt_time(t["f"]),
+            fmt_time(t["hand"]),
+            fmt_time(t["adcompile"]),
+            fmt_ratio(t["adcompile"] / t["hand"]),
+        ]
         cells += [fmt_ratio(t[p.name] / t["hand"]) if p.name in t else "n/a" for p in peers]
         body.append(cells)
     if markdown:
@@ -421,38 +460,64 @@ def table(rows: list[Row], peers: list[Peer], markdown: bool) -> str:
         lines += ["| " + " | ".join(c) + " |" for c in body]
         return "\n".join(lines)
     widths = [max(len(row[k]) for row in [head] + body) for k in range(len(head))]
-    fmt = lambda cells: "  ".join(c.ljust(wd) if k == 0 else c.rjust(wd) for k, (c, wd) in enumerate(zip(cells, widths)))  # noqa: E731
-    return "\n".join([fmt(head), "  ".join("-" * wd for wd in widths)] + [fmt(c) for c in body])
+
+    def line(cells):
+        return "  ".join(
+            c.ljust(wd) if k == 0 else c.rjust(wd) for k, (c, wd) in enumerate(zip(cells, widths))
+        )
+
+    return "\n".join([line(head), "  ".join("-" * wd for wd in widths)] + [line(c) for c in body])
 
 
 def report(rows, extra, peers, missing, quick: bool, markdown: bool) -> str:
     out = []
-    threads = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
-    out.append(f"Python {platform.python_version()}, NumPy {np.__version__}, adcompile {adcompile.__version__}; "
-               f"{threads}; {platform.machine()}")
-    out.append("peers: " + (", ".join(f"{p.name} {p.version}" for p in peers) or "none")
-               + ("; not importable: " + ", ".join(missing) if missing else ""))
-    out.append("median time per call" + (" (--quick: few, short blocks; numbers are rough)" if quick else
-                                         ", interleaved blocks of 20-50 ms, 15 rounds"))
+    threads = ", ".join(
+        f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    )
+    out.append(
+        f"Python {platform.python_version()}, NumPy {np.__version__}, adcompile {adcompile.__version__}; "
+        f"{threads}; {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    )
+    out.append(
+        "peers: "
+        + (", ".join(f"{p.name} {p.version}" for p in peers) or "none")
+        + ("; not importable: " + ", ".join(missing) if missing else "")
+    )
+    out.append(
+        "median time per call"
+        + (
+            " (--quick: few, short blocks; numbers are rough)"
+            if quick
+            else ", interleaved blocks of 20-50 ms, 15 rounds"
+        )
+    )
     out.append("")
     out.append(table(rows, peers, markdown))
     out.append("")
     for r in rows:
         ratio = r.times["adcompile"] / r.times["hand"]
         if ratio > SLOW_RATIO:
-            out.append(f"SLOW: {r.workload}: adcompile is {ratio:.2f}x the hand-written gradient "
-                       f"(threshold {SLOW_RATIO}x)")
+            out.append(
+                f"SLOW: {r.workload}: adcompile is {ratio:.2f}x the hand-written gradient "
+                f"(threshold {SLOW_RATIO}x)"
+            )
         out.extend(f"note: {r.workload}: {n}" for n in r.notes)
     fc = extra["first_call"]
-    out.append(f"first call of grad(scalar_f) (transform + compile + one evaluation), fresh function each time: "
-               f"median {fmt_time(statistics.median(fc))}, min {fmt_time(min(fc))}, max {fmt_time(max(fc))} "
-               f"over {len(fc)}; the process's very first one (rule templates parsed too): "
-               f"{fmt_time(extra['first_call_cold'])}")
+    out.append(
+        f"first call of grad(scalar_f) (transform + compile + one evaluation), fresh function each time: "
+        f"median {fmt_time(statistics.median(fc))}, min {fmt_time(min(fc))}, max {fmt_time(max(fc))} "
+        f"over {len(fc)}; the process's very first one (rule templates parsed too): "
+        f"{fmt_time(extra['first_call_cold'])}"
+    )
     if extra.get("jit_first_call") is not None:
-        out.append(f"  for comparison, first call of jax.jit(jax.grad(scalar_f)): {fmt_time(extra['jit_first_call'])}")
+        out.append(
+            f"  for comparison, first call of jax.jit(jax.grad(scalar_f)): {fmt_time(extra['jit_first_call'])}"
+        )
     for name, wrapper, generated in extra["overhead"]:
-        out.append(f"cached-call overhead, {name}: grad(f)(...) {fmt_time(wrapper)}, generated function called "
-                   f"directly {fmt_time(generated)}, overhead {fmt_time(max(wrapper - generated, 0.0))} per call")
+        out.append(
+            f"cached-call overhead, {name}: grad(f)(...) {fmt_time(wrapper)}, generated function called "
+            f"directly {fmt_time(generated)}, difference {(wrapper - generated) * 1e6:+.2f} µs per call"
+        )
     return "\n".join(out)
 
 

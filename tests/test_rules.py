@@ -1,0 +1,449 @@
+"""Every derivative rule in the table, checked against central finite differences.
+
+The checks are generated from the registry of primitives, with valid inputs for each primitive taken from
+``SAMPLES``; a rule added without an entry there fails ``test_every_rule_has_a_check``. What is proved:
+
+* each vjp rule, called directly, returns the g-weighted gradient of every differentiable argument, in that
+  argument's shape; each jvp rule returns the directional derivative;
+* the two rules of a primitive are transposes of each other: <vjp(g), t> == <g, jvp(t)>;
+* ``grad`` of a small function using the primitive is right for Python floats, arrays and broadcast operands,
+  both in the code specialised to the arguments' shapes and in the generic (shape-agnostic) code;
+* ``np.sum`` and ``np.mean`` spread the adjoint over exactly the reduced axes, for every form of ``axis``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from fd import numeric_grad
+
+import adcompile
+import adcompile.api
+from adcompile.primitives import _REGISTRY, lookup
+from adcompile.runtime import broadcast_like, expand_to, owned, unbroadcast
+
+RTOL, ATOL = 1e-6, 1e-8  # against central differences with eps = 1e-6, in float64
+EPS = 1e-6
+
+# ── inputs ───────────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Where an argument is drawn from: ``(lo, hi)``, and also ``(-hi, -lo)`` if ``signed``."""
+
+    lo: float
+    hi: float
+    signed: bool = False
+
+    def draw(self, shape, seed):
+        """Uniform values of ``shape`` (a Python float for shape None), the same for the same seed."""
+        rng = np.random.default_rng([seed, *(shape or (99,))])
+        v = rng.uniform(self.lo, self.hi, shape or ())
+        if self.signed:
+            v = v * rng.choice([-1.0, 1.0], shape or ())
+        return float(v) if shape is None else v
+
+
+ANY = Interval(-2.0, 2.0)
+POS = Interval(0.5, 2.5)
+NONZERO = Interval(0.3, 2.0, signed=True)  # away from the kink of abs and the poles of 1/x
+OPEN_UNIT = Interval(-0.8, 0.8)  # arcsin, arccos, arctanh
+ABOVE_ONE = Interval(1.2, 3.0)  # arccosh
+TAN = Interval(-1.2, 1.2)  # within (-pi/2, pi/2)
+LOG1P = Interval(-0.5, 2.0)
+BASE = Interval(1.5, 4.0)  # a logarithm's base, away from 1
+
+
+def _shape_label(v) -> str:
+    if isinstance(v, np.ndarray):
+        return "x".join(map(str, v.shape)) or "0d"
+    return type(v).__name__
+
+
+def _fn_label(fn) -> str:
+    prefix = {"numpy": "np.", "math": "math.", "_operator": "operator."}.get(getattr(fn, "__module__", None), "")
+    return prefix + fn.__name__
+
+
+@dataclass
+class Case:
+    """One call of a primitive: ``fn(*args, **kwargs)``."""
+
+    fn: object
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [_shape_label(a) for a in self.args] + [f"{k}={v}" for k, v in self.kwargs.items()]
+        return f"{_fn_label(self.fn)}({','.join(parts)})"
+
+    @property
+    def prim(self):
+        return lookup(self.fn)
+
+    def value(self):
+        return self.fn(*self.args, **self.kwargs)
+
+
+# Argument shapes tried for NumPy functions and operators (None is a Python float).
+UNARY_SHAPES = [(None,), ((3,),), ((2, 3),)]
+BINARY_SHAPES = [
+    (None, None),
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((2, 3), (2, 1)),
+    ((1, 3), (2, 1)),
+    ((3,), None),
+    (None, (2, 3)),
+]
+
+
+class Elementwise:
+    """NumPy ufuncs and operators: Python floats, arrays, and operands broadcast against each other."""
+
+    def __init__(self, *domains: Interval):
+        self.domains = domains
+
+    def cases(self, fn):
+        for shapes in UNARY_SHAPES if len(self.domains) == 1 else BINARY_SHAPES:
+            yield Case(fn, tuple(d.draw(s, seed=i) for i, (d, s) in enumerate(zip(self.domains, shapes))))
+
+
+class Scalars:
+    """``math`` functions: Python floats only."""
+
+    def __init__(self, *domains: Interval):
+        self.domains = domains
+
+    def cases(self, fn):
+        yield Case(fn, tuple(d.draw(None, seed=i) for i, d in enumerate(self.domains)))
+
+
+class Given:
+    """Explicit calls, for primitives whose arguments steer the result's shape (reductions, runtime helpers)."""
+
+    def __init__(self, *calls):
+        self.calls = calls
+
+    def cases(self, fn):
+        for args, kwargs in self.calls:
+            yield Case(fn, args, kwargs)
+
+
+def call(*args, **kwargs):
+    return args, kwargs
+
+
+V3, V2, V4 = ANY.draw((3,), 0), ANY.draw((2,), 1), ANY.draw((4,), 2)
+M23, M21, M13, M11 = ANY.draw((2, 3), 3), ANY.draw((2, 1), 4), ANY.draw((1, 3), 5), ANY.draw((1, 1), 6)
+T234, T214 = ANY.draw((2, 3, 4), 7), ANY.draw((2, 1, 4), 8)
+
+REDUCE = Given(
+    call(T234),
+    call(T234, axis=1),
+    call(T234, axis=-1),
+    call(T234, axis=(0, 2)),
+    call(T234, axis=(-1, 0), keepdims=True),
+    call(T234, axis=1, keepdims=True),
+    call(T234, keepdims=True),
+    call(V3, axis=0),
+    call(1.5),
+)
+
+# Valid inputs for every differentiable primitive. A rule without an entry here fails test_every_rule_has_a_check.
+SAMPLES = {
+    # arithmetic operators and their NumPy spellings
+    operator.add: Elementwise(ANY, ANY),
+    np.add: Elementwise(ANY, ANY),
+    operator.sub: Elementwise(ANY, ANY),
+    np.subtract: Elementwise(ANY, ANY),
+    operator.mul: Elementwise(ANY, ANY),
+    np.multiply: Elementwise(ANY, ANY),
+    operator.truediv: Elementwise(ANY, NONZERO),
+    np.divide: Elementwise(ANY, NONZERO),
+    operator.pow: Elementwise(POS, ANY),
+    np.power: Elementwise(POS, ANY),
+    operator.neg: Elementwise(ANY),
+    np.negative: Elementwise(ANY),
+    operator.pos: Elementwise(ANY),
+    np.positive: Elementwise(ANY),
+    abs: Elementwise(NONZERO),
+    np.abs: Elementwise(NONZERO),
+    np.fabs: Elementwise(NONZERO),
+    # math: Python floats
+    math.sin: Scalars(ANY),
+    math.cos: Scalars(ANY),
+    math.tan: Scalars(TAN),
+    math.asin: Scalars(OPEN_UNIT),
+    math.acos: Scalars(OPEN_UNIT),
+    math.atan: Scalars(ANY),
+    math.atan2: Scalars(NONZERO, NONZERO),
+    math.sinh: Scalars(ANY),
+    math.cosh: Scalars(ANY),
+    math.tanh: Scalars(ANY),
+    math.asinh: Scalars(ANY),
+    math.acosh: Scalars(ABOVE_ONE),
+    math.atanh: Scalars(OPEN_UNIT),
+    math.exp: Scalars(ANY),
+    math.expm1: Scalars(ANY),
+    math.log: [Scalars(POS), Scalars(POS, BASE)],
+    math.log1p: Scalars(LOG1P),
+    math.log2: Scalars(POS),
+    math.log10: Scalars(POS),
+    math.sqrt: Scalars(POS),
+    math.pow: Scalars(POS, ANY),
+    math.hypot: Scalars(NONZERO, NONZERO),
+    # NumPy, one argument
+    np.sin: Elementwise(ANY),
+    np.cos: Elementwise(ANY),
+    np.tan: Elementwise(TAN),
+    np.arcsin: Elementwise(OPEN_UNIT),
+    np.arccos: Elementwise(OPEN_UNIT),
+    np.arctan: Elementwise(ANY),
+    np.sinh: Elementwise(ANY),
+    np.cosh: Elementwise(ANY),
+    np.tanh: Elementwise(ANY),
+    np.arcsinh: Elementwise(ANY),
+    np.arccosh: Elementwise(ABOVE_ONE),
+    np.arctanh: Elementwise(OPEN_UNIT),
+    np.exp: Elementwise(ANY),
+    np.exp2: Elementwise(ANY),
+    np.expm1: Elementwise(ANY),
+    np.log: Elementwise(POS),
+    np.log1p: Elementwise(LOG1P),
+    np.log2: Elementwise(POS),
+    np.log10: Elementwise(POS),
+    np.sqrt: Elementwise(POS),
+    np.cbrt: Elementwise(NONZERO),
+    np.square: Elementwise(ANY),
+    np.reciprocal: Elementwise(NONZERO),
+    # NumPy, two arguments
+    np.arctan2: Elementwise(NONZERO, NONZERO),
+    np.hypot: Elementwise(NONZERO, NONZERO),
+    # reductions
+    np.sum: REDUCE,
+    np.mean: REDUCE,
+    # helpers that generated code calls (linear in their first argument; the second only gives a shape)
+    unbroadcast: Given(call(M23, V3), call(M23, M21), call(M23, M13), call(V3, 1.5), call(M23, M23)),
+    broadcast_like: Given(call(V3, M23), call(M21, M23), call(M11, M23), call(1.5, V3)),
+    expand_to: Given(
+        call(1.5, M23),
+        call(V3, M23, axis=0),
+        call(V2, M23, axis=-1),
+        call(M11, M23, keepdims=True),
+        call(V4, T234, axis=(0, 1)),
+        call(T214, T234, axis=1, keepdims=True),
+        call(1.5, 2.5),
+    ),
+    owned: Given(call(V3), call(1.5)),
+    np.copy: Given(call(V3), call(M23)),
+}
+
+
+def _specs(fn):
+    spec = SAMPLES[fn]
+    return spec if isinstance(spec, list) else [spec]
+
+
+def _adcompile_rules():
+    """Primitives whose rules adcompile itself defines (user rules registered by other tests are not ours)."""
+    return [
+        p
+        for p in _REGISTRY.values()
+        if any(r is not None and r.__module__.startswith("adcompile.") for r in (p.vjp, p.jvp))
+    ]
+
+
+CASES = [case for prim in _adcompile_rules() if prim.fn in SAMPLES for spec in _specs(prim.fn) for case in spec.cases(prim.fn)]
+
+
+def differentiable_args(case: Case) -> list:
+    """Positions of the arguments the vjp rule gives an adjoint for (``None`` marks a shape-only argument)."""
+    outputs = case.prim.template("vjp").outputs
+    return [i for i in range(len(case.args)) if i < len(outputs) and outputs[i] is not None]
+
+
+def rule_outputs(case: Case, kind: str, g, ans) -> tuple:
+    """The rule's result as a tuple with one entry per argument, as the compiler reads it."""
+    rule = case.prim.vjp if kind == "vjp" else case.prim.jvp
+    out = rule(g, ans, *case.args, **case.kwargs)
+    return out if len(case.prim.template(kind).outputs) > 1 else (out,)
+
+
+def random_like(v, seed):
+    """A random value of ``v``'s shape: a Python float for a scalar, an array otherwise."""
+    return ANY.draw(np.shape(v) if np.ndim(v) else None, seed=seed + 100)
+
+
+def directional_derivative(case: Case, i: int, t):
+    """d/ds fn(..., args[i] + s t, ...) at s = 0, by central differences."""
+    up, down = list(case.args), list(case.args)
+    up[i] = case.args[i] + EPS * t
+    down[i] = case.args[i] - EPS * t
+    return (np.asarray(case.fn(*up, **case.kwargs)) - np.asarray(case.fn(*down, **case.kwargs))) / (2 * EPS)
+
+
+def inner(a, b) -> float:
+    return float(np.sum(np.multiply(a, b)))
+
+
+# ── the table is complete ────────────────────────────────────────────────────────────────────────────
+
+
+def test_every_rule_has_a_check():
+    missing = sorted(_fn_label(p.fn) for p in _adcompile_rules() if p.fn not in SAMPLES)
+    assert not missing, f"add sample inputs to SAMPLES in {__file__} for: {', '.join(missing)}"
+
+
+def test_every_sample_belongs_to_a_differentiable_primitive():
+    for fn in SAMPLES:
+        prim = lookup(fn)
+        assert prim is not None and prim.differentiable and prim.vjp is not None, _fn_label(fn)
+
+
+def test_every_vjp_rule_has_a_jvp_rule():
+    missing = sorted(_fn_label(p.fn) for p in _adcompile_rules() if p.vjp is None or p.jvp is None)
+    assert not missing
+
+
+# ── the rules, called directly ───────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_vjp_rule_is_the_weighted_gradient(case):
+    ans = case.value()
+    g = random_like(ans, seed=1)
+    adjoints = rule_outputs(case, "vjp", g, ans)
+    for i in differentiable_args(case):
+        expected = numeric_grad(lambda *a: np.sum(g * case.fn(*a, **case.kwargs)), case.args, i)
+        assert np.shape(adjoints[i]) == np.shape(case.args[i]), f"adjoint of argument {i}"
+        np.testing.assert_allclose(adjoints[i], expected, rtol=RTOL, atol=ATOL, err_msg=f"argument {i}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_jvp_rule_is_the_directional_derivative(case):
+    ans = case.value()
+    for i in differentiable_args(case):
+        t = random_like(case.args[i], seed=2 + i)
+        tangent = rule_outputs(case, "jvp", t, ans)[i]
+        expected = directional_derivative(case, i, t)
+        # a contribution may keep its argument's shape (add's is t itself): it broadcasts into the result
+        np.testing.assert_allclose(
+            np.broadcast_to(tangent, np.shape(ans)), expected, rtol=RTOL, atol=ATOL, err_msg=f"argument {i}"
+        )
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_vjp_and_jvp_rules_are_transposes(case):
+    ans = case.value()
+    g = random_like(ans, seed=1)
+    adjoints = rule_outputs(case, "vjp", g, ans)
+    for i in differentiable_args(case):
+        t = random_like(case.args[i], seed=2 + i)
+        tangent = rule_outputs(case, "jvp", t, ans)[i]
+        assert inner(adjoints[i], t) == pytest.approx(inner(g, np.broadcast_to(tangent, np.shape(ans))), rel=1e-12)
+
+
+# ── compiled gradients ───────────────────────────────────────────────────────────────────────────────
+
+
+def weighted_sum(P, nargs: int):
+    """``f(*args, w) = sum(P(*args) * w)``: its gradient is P's vjp against ``w``. P is a closure cell."""
+    if nargs == 1:
+
+        def f(x, w):
+            return np.sum(P(x) * w)
+
+    else:
+
+        def f(x, y, w):
+            return np.sum(P(x, y) * w)
+
+    return f
+
+
+def _argnums_variants(case: Case):
+    """All differentiable arguments together, then each alone (the others are then inactive)."""
+    diff = differentiable_args(case)
+    yield tuple(diff)
+    if len(diff) > 1:
+        yield from diff
+
+
+COMPILED = [
+    pytest.param(case, argnums, id=f"{case}-argnums={argnums}")
+    for case in CASES
+    if not case.kwargs  # shape-steering keywords must be literals in the source: see REDUCTIONS
+    for argnums in _argnums_variants(case)
+]
+
+
+@pytest.fixture(params=["specialised", "generic"])
+def code(request, monkeypatch):
+    """Which adjoint ``grad`` runs: the one specialised to the arguments' shapes, or the shape-agnostic one."""
+    if request.param == "generic":
+        monkeypatch.setattr(adcompile.api, "MAX_SPECIALISATIONS", 0)
+    return request.param
+
+
+@pytest.mark.parametrize("case, argnums", COMPILED)
+def test_compiled_gradient_matches_finite_differences(case, argnums, code):
+    f = weighted_sum(case.fn, len(case.args))
+    args = (*case.args, random_like(case.value(), seed=3))
+    grads = adcompile.grad(f, argnums=argnums)(*args)
+    for i, got in zip(argnums, grads) if isinstance(argnums, tuple) else [(argnums, grads)]:
+        assert np.shape(got) == np.shape(args[i]), f"gradient of argument {i}"
+        np.testing.assert_allclose(got, numeric_grad(f, args, i), rtol=RTOL, atol=ATOL, err_msg=f"argument {i}")
+
+
+# ── reductions: the adjoint is spread over exactly the reduced axes ─────────────────────────────────
+
+
+def reduction(label, x, f):
+    """A test case ``f(x)``; ``f`` is a lambda alone on its line, so adcompile can read its source."""
+    return pytest.param(x, f, id=label)
+
+
+# sin(...) after the reduction makes the gradient differ along the kept axes, so a wrong axis shows.
+REDUCTIONS = [
+    reduction("sum(float)", 1.5, lambda x: np.sin(np.sum(x))),
+    reduction("sum(3, axis=0)", V3, lambda x: np.sin(np.sum(x, axis=0))),
+    reduction("sum(2x3x4)", T234, lambda x: np.sin(np.sum(x))),
+    reduction("sum(2x3x4, keepdims=True)", T234, lambda x: np.sum(np.sin(np.sum(x, keepdims=True)))),
+    reduction("sum(2x3x4, axis=0)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=0)))),
+    reduction("sum(2x3x4, 1)", T234, lambda x: np.sum(np.sin(np.sum(x, 1)))),
+    reduction("sum(2x3x4, axis=-1)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=-1)))),
+    reduction("sum(2x3x4, axis=(0, 2))", T234, lambda x: np.sum(np.sin(np.sum(x, axis=(0, 2))))),
+    reduction("sum(2x3x4, axis=(-1, 0))", T234, lambda x: np.sum(np.sin(np.sum(x, axis=(-1, 0))))),
+    reduction("sum(2x3x4, axis=1, keepdims=True)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=1, keepdims=True)))),
+    reduction("sum(2x3x4, axis=-2, keepdims=True)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=-2, keepdims=True)))),
+    reduction("sum(2x3x4, axis=(0, 2), keepdims=True)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=(0, 2), keepdims=True)))),
+    reduction("sum(2x3x4, axis=1, keepdims=False)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=1, keepdims=False)))),
+    reduction("mean(float)", 1.5, lambda x: np.sin(np.mean(x))),
+    reduction("mean(3, axis=0)", V3, lambda x: np.sin(np.mean(x, axis=0))),
+    reduction("mean(2x3x4)", T234, lambda x: np.sin(np.mean(x))),
+    reduction("mean(2x3x4, keepdims=True)", T234, lambda x: np.sum(np.sin(np.mean(x, keepdims=True)))),
+    reduction("mean(2x3x4, axis=0)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=0)))),
+    reduction("mean(2x3x4, 1)", T234, lambda x: np.sum(np.sin(np.mean(x, 1)))),
+    reduction("mean(2x3x4, axis=-1)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=-1)))),
+    reduction("mean(2x3x4, axis=(0, 2))", T234, lambda x: np.sum(np.sin(np.mean(x, axis=(0, 2))))),
+    reduction("mean(2x3x4, axis=(-1, 0))", T234, lambda x: np.sum(np.sin(np.mean(x, axis=(-1, 0))))),
+    reduction("mean(2x3x4, axis=1, keepdims=True)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=1, keepdims=True)))),
+    reduction("mean(2x3x4, axis=-2, keepdims=True)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=-2, keepdims=True)))),
+    reduction("mean(2x3x4, axis=(0, 2), keepdims=True)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=(0, 2), keepdims=True)))),
+    reduction("mean(2x3x4, axis=1, keepdims=False)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=1, keepdims=False)))),
+    reduction("expand_to(3, 2x3, axis=0)", V3, lambda x: np.sum(np.sin(expand_to(x, M23, axis=0)))),
+    reduction("expand_to(2x1x4, 2x3x4, axis=1, keepdims=True)", T214, lambda x: np.sum(np.sin(expand_to(x, T234, axis=1, keepdims=True)))),
+]
+
+
+@pytest.mark.parametrize("x, f", REDUCTIONS)
+def test_reduction_gradient_matches_finite_differences(x, f, code):
+    got = adcompile.grad(f)(x)
+    assert np.shape(got) == np.shape(x)
+    np.testing.assert_allclose(got, numeric_grad(f, (x,), 0), rtol=RTOL, atol=ATOL)

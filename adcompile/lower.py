@@ -221,6 +221,16 @@ class Lowerer:
             self.loc(node),
         )
 
+    def _tuple(self, node: ast.Tuple, hint):
+        items = [self.expr(e) for e in node.elts]
+        if all(isinstance(v, Const) for v in items):
+            return Const(tuple(v.value for v in items))
+        raise UnsupportedSyntaxError(
+            "tuples of computed values are only supported in return and unpacking statements",
+            self.loc(node),
+            hint="return them, or assign them to separate names",
+        )
+
     def _attribute(self, node: ast.Attribute, hint):
         base = EXPRESSIONS[type(node.value)](self, node.value, "") if type(node.value) in (ast.Name, ast.Attribute) else None
         if not isinstance(base, _Ref):
@@ -291,6 +301,7 @@ EXPRESSIONS = {
     ast.BinOp: Lowerer._binop,
     ast.UnaryOp: Lowerer._unaryop,
     ast.Call: Lowerer._call,
+    ast.Tuple: Lowerer._tuple,
 }
 
 

@@ -700,6 +700,8 @@ def _without_expand(op, b, x, y):
     sx, sy = _scalar_behind_expand(b, x, y), _scalar_behind_expand(b, y, x)
     if sx is None and sy is None:
         return None
+    if sx is not None and sy is not None:
+        sx = None  # one operand must keep the full shape
     return b.call(op, x if sx is None else sx, y if sy is None else sy)
 
 

@@ -365,3 +365,10 @@ def test_tracebacks_show_generated_lines():
     frames = traceback.extract_tb(info.value.__traceback__)
     last = frames[-1]
     assert last.filename.startswith("<adcompile") and "/" in last.line
+
+
+def test_fan_out_of_a_summed_array_keeps_the_arrays_shape():
+    # regression: both operands were once shrunk to the scalar behind the sum's broadcast, giving 2.0
+    x = np.ones((2, 3))
+    dx = grad(lambda x: np.sum(x + x))(x)
+    np.testing.assert_array_equal(dx, np.full((2, 3), 2.0))

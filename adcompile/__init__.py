@@ -4,7 +4,7 @@
 >>> from adcompile import grad
 >>> df = grad(lambda x: x * np.sin(x) + np.exp(-x * x))
 >>> round(float(df(1.3)), 6)
-0.437244
+0.831556
 """
 
 from .api import derivative_source, grad, ir_text, value_and_grad

@@ -8,12 +8,13 @@ hook and the generic constant folding run as the statement is built, so ``g * 1.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
 
 from . import avals as A
-from .errors import Location, UnsupportedSyntaxError
+from .errors import Location, NonDifferentiableError, UnsupportedSyntaxError
 from .ir import Assign, Const, Global, Var
 from .primitives import BINOPS, UNARYOPS, Primitive, lookup, primitive
 
@@ -89,24 +90,50 @@ def _key(prim, args, kw):
 
 
 def _normalise(prim: Primitive, args, kw, loc):
-    """Pass the arguments after the differentiable ones by keyword (``np.sum(x, 0)`` -> ``np.sum(x, axis=0)``).
+    """Check a call against the primitive's rule and pass its non-differentiable arguments by keyword.
 
-    Those arguments (axis, keepdims, ...) steer the shape of the result, so they must be literals.
+    ``np.sum(x, 0)`` becomes ``np.sum(x, axis=0)``: positional arguments are named by the callable's own signature
+    (so ``np.sum(x, 0, float)`` is recognised as passing ``dtype``, which no rule accepts). Those arguments steer
+    the result's shape, so they must be literals. An argument equal to its default is left out, as a person would.
     """
-    if prim.vjp is not None:
-        t = prim.template("vjp")
-        n = len(t.outputs)
-        if len(args) > n:
-            kw = tuple(zip(t.params[2 + n :], args[n:])) + kw
-            args = args[:n]
-        # an argument equal to the rule's default is left out, as a person would write it
-        kw = tuple((k, v) for k, v in kw if not (k in t.defaults and _same_literal(v, t.defaults[k])))
+    if prim.vjp is None:
+        return args, kw
+    t = prim.template("vjp")
+    n = len(t.outputs)
+    accepted = t.params[2:]
+    names, defaults = _signature(prim.fn)
+    if len(args) > n:
+        names = names or accepted
+        if len(args) > len(names):
+            raise NonDifferentiableError(f"{prim.display}() takes at most {len(names)} positional arguments", loc)
+        kw = tuple(zip(names[n : len(args)], args[n:])) + kw
+        args = args[:n]
+    required = [p for p in accepted[:n] if p not in t.defaults]
+    if len(args) < len(required):
+        raise NonDifferentiableError(f"{prim.display}() needs {len(required)} positional arguments", loc)
+    kw = tuple((k, v) for k, v in kw if k in accepted or not (k in defaults and _same_literal(v, defaults[k])))
     for k, v in kw:
+        if k not in accepted[n:]:
+            options = ", ".join(f"{p}=" for p in accepted[n:]) or "none"
+            raise NonDifferentiableError(
+                f"{prim.display}() is not differentiable with the argument {k}=", loc, hint=f"supported: {options}"
+            )
         if not isinstance(v, Const):
             raise UnsupportedSyntaxError(
-                f"the argument {k}= of {prim.name}() must be a literal constant, not a computed value", loc
+                f"the argument {k}= of {prim.display}() must be a literal constant, not a computed value", loc
             )
+    kw = tuple((k, v) for k, v in kw if not (k in t.defaults and _same_literal(v, t.defaults[k])))
     return args, kw
+
+
+def _signature(fn) -> tuple[list, dict]:
+    """The callable's positional parameter names and its defaults (empty where it has no signature)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return [], {}
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return names, {p.name: p.default for p in params if p.default is not p.empty}
 
 
 def _same_literal(op, value) -> bool:

@@ -1,9 +1,9 @@
 """The ``adcompile`` command line.
 
-    adcompile show FILE.py:func            the generated adjoint (gradient w.r.t. the first argument), black-formatted
-    adcompile show pkg.module:func --ir    the SSA decomposition in textbook notation
-    adcompile show FILE.py:g --wrt x1,x3   the gradient with respect to x1 and x3
-    adcompile show FILE.py:g --at 0.5 2 3  the version specialised to these argument values' types and shapes
+adcompile show FILE.py:func            the generated adjoint (gradient w.r.t. the first argument), black-formatted
+adcompile show pkg.module:func --ir    the SSA decomposition in textbook notation
+adcompile show FILE.py:g --wrt x1,x3   the gradient with respect to x1 and x3
+adcompile show FILE.py:g --at 0.5 2 3  the version specialised to these argument values' types and shapes
 """
 
 from __future__ import annotations
@@ -93,7 +93,10 @@ def main(argv=None) -> int:
     show.add_argument("--ascii", action="store_true", help="with --ir: ASCII notation (u[-1]) instead of u₋₁")
     show.add_argument("--value", action="store_true", help="show value_and_grad: the adjoint also returns f's value")
     show.add_argument(
-        "--at", nargs="+", metavar="V", help="specialise to these argument values (numbers or expressions like np.ones(3))"
+        "--at",
+        nargs="+",
+        metavar="V",
+        help="specialise to these argument values (numbers or expressions like np.ones(3))",
     )
     show.add_argument("--raw", action="store_true", help="do not format with black")
     args = parser.parse_args(argv)

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .ir import Assign, Const, Function, Global, Var
+from .ir import Assign, Function, Global, Var
 from .primitives import BINOPS, UNARYOPS
 
 _ROOTS = {"np": np, "math": math}
@@ -71,6 +71,7 @@ def generate(fn: Function) -> tuple[str, dict]:
             lines.append("    " + _comment(st))
         rhs = _expression(st, operand, callee)
         lines.append("    " + ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
+
     def structure(value) -> ast.expr:
         return ast.Tuple([structure(v) for v in value]) if isinstance(value, tuple) else operand(value)
 

@@ -18,7 +18,7 @@ and is only a suggestion to the code generator, which picks the final Python nam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from .errors import Location
 
@@ -53,7 +53,7 @@ class Global:
     value: object
 
 
-Operand = Union[Var, Const, Global]
+Operand = Var | Const | Global
 
 
 @dataclass(eq=False)

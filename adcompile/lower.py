@@ -231,8 +231,16 @@ class Lowerer:
             hint="return them, or assign them to separate names",
         )
 
+    def reference(self, node):
+        """What a dotted name (``np.linalg.norm``) refers to; None for anything that is not a dotted name."""
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Attribute):
+            return self._attribute(node, "")
+        return None
+
     def _attribute(self, node: ast.Attribute, hint):
-        base = EXPRESSIONS[type(node.value)](self, node.value, "") if type(node.value) in (ast.Name, ast.Attribute) else None
+        base = self.reference(node.value)
         if not isinstance(base, _Ref):
             raise UnsupportedSyntaxError(
                 f"attribute access on values ('.{node.attr}') is not supported yet", self.loc(node)
@@ -247,7 +255,8 @@ class Lowerer:
         op = BINOPS.get(type(node.op))
         if op is None:
             raise UnsupportedSyntaxError(
-                f"the operator '{_op_text(node)}' is not supported yet", self.loc(node),
+                f"the operator '{_op_text(node)}' is not supported yet",
+                self.loc(node),
                 hint="supported operators: + - * / **",
             )
         left = self.expr(node.left)
@@ -264,7 +273,7 @@ class Lowerer:
         return self.at(node).call(op[0], operand, hint=hint)
 
     def _call(self, node: ast.Call, hint):
-        callee = EXPRESSIONS[type(node.func)](self, node.func, "") if type(node.func) in (ast.Name, ast.Attribute) else None
+        callee = self.reference(node.func)
         if not isinstance(callee, _Ref):
             raise UnsupportedSyntaxError("only functions named directly can be called", self.loc(node.func))
         prim = lookup(callee.obj)
@@ -275,7 +284,6 @@ class Lowerer:
                 self.unsupported(arg)
         if any(k.arg is None for k in node.keywords):
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
-        _check_signature(prim, callee.text, node, self.loc(node))
         args = [self.expr(a) for a in node.args]
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
@@ -307,8 +315,16 @@ EXPRESSIONS = {
 
 def _op_text(node) -> str:
     return {
-        ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
-        ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Not: "not", ast.Invert: "~",
+        ast.FloorDiv: "//",
+        ast.Mod: "%",
+        ast.MatMult: "@",
+        ast.LShift: "<<",
+        ast.RShift: ">>",
+        ast.BitAnd: "&",
+        ast.BitOr: "|",
+        ast.BitXor: "^",
+        ast.Not: "not",
+        ast.Invert: "~",
     }.get(type(node.op), type(node.op).__name__)
 
 
@@ -325,29 +341,6 @@ def _no_rule(callee: _Ref, loc: Location):
         loc,
         hint=f"register a rule: @adcompile.vjp({callee.text}) on a function (g, ans, x) returning the adjoint of x",
     )
-
-
-def _check_signature(prim: Primitive, text: str, node: ast.Call, loc: Location):
-    """Calls must fit the rule's parameters: extra positional arguments or unknown keywords have no derivative."""
-    if prim.vjp is None:
-        return
-    t = prim.template("vjp")
-    accepted = t.params[2:]
-    required = [p for p in accepted if p not in t.defaults]
-    if len(node.args) > len(accepted) or len(node.args) < len(required) and not node.keywords:
-        raise NonDifferentiableError(
-            f"{text}() is differentiable with {len(required)}"
-            + (f" to {len(accepted)}" if len(accepted) != len(required) else "")
-            + f" positional arguments, not {len(node.args)}",
-            loc,
-        )
-    for k in node.keywords:
-        if k.arg not in accepted[len(node.args):]:
-            raise NonDifferentiableError(
-                f"{text}() is not differentiable with the keyword argument {k.arg}=",
-                loc,
-                hint=f"supported keywords: {', '.join(p for p in accepted if p in t.defaults) or 'none'}",
-            )
 
 
 def lower_function(src: Source) -> Function:

@@ -27,8 +27,8 @@ import inspect
 import math
 import operator
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -93,6 +93,11 @@ class Primitive:
         if getattr(builtins, getattr(self.fn, "__name__", ""), None) is self.fn:
             return self.fn.__name__
         return None
+
+    @property
+    def display(self) -> str:
+        """How messages name it: ``np.sin``, ``math.log``, ``abs``, ``softplus``."""
+        return self.path() or self.name
 
     def textbook(self, args, kwargs, ascii_only=False) -> str:
         node = self.op_node
@@ -210,7 +215,5 @@ def _parse_rule(rule: Callable, prim: Primitive) -> Template:
         body, ret = body[:-1], body[-1].value
     elts = ret.elts if isinstance(ret, ast.Tuple) else [ret]
     outputs = [None if isinstance(e, ast.Constant) and e.value is None else e for e in elts]
-    defaults = {
-        name: p.default for name, p in inspect.signature(rule).parameters.items() if p.default is not p.empty
-    }
+    defaults = {name: p.default for name, p in inspect.signature(rule).parameters.items() if p.default is not p.empty}
     return Template(params, body, outputs, defaults, rule.__globals__, filename)

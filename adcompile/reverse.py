@@ -107,7 +107,7 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
     b.loc = st.loc
     if prim.vjp is None:
         raise NonDifferentiableError(
-            f"{prim.name}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.name})"
+            f"{prim.display}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.display})"
         )
     t = prim.template("vjp")
     bindings = dict(zip(t.params, (adj[st.target], st.target, *st.args)))
@@ -117,7 +117,7 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
             continue
         if i >= len(t.outputs) or t.outputs[i] is None:
             raise NonDifferentiableError(
-                f"{prim.name}() is not differentiable with respect to its argument {i + 1}", st.loc
+                f"{prim.display}() is not differentiable with respect to its argument {i + 1}", st.loc
             )
         first = a not in adj
         c = lower_rule(b, prim, "vjp", i, bindings, hint=adjoint_hint(a) if first else "")
@@ -172,4 +172,3 @@ def _dead_code_eliminated(body: list, ret: Return) -> list:
             live.update(a for a in st.operands() if isinstance(a, Var))
     kept.reverse()
     return kept
-

@@ -189,8 +189,8 @@ def grad(fun=None, argnums: int | tuple = 0):
     """The gradient of a scalar-valued function, compiled to Python source.
 
     Usable bare (``@grad``) or with arguments (``@grad(argnums=(0, 1))``). With an int ``argnums`` the result is
-    the gradient with respect to that positional argument, with the argument's type and shape; with a tuple it is
-    a tuple of gradients.
+    the gradient with respect to that positional argument, with the argument's shape and dtype (a float for a
+    Python float or a 0-d array); with a tuple it is a tuple of gradients.
 
     >>> import numpy as np
     >>> from adcompile import grad

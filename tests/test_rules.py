@@ -41,12 +41,12 @@ class Interval:
     signed: bool = False
 
     def draw(self, shape, seed):
-        """Uniform values of ``shape`` (a Python float for shape None), the same for the same seed."""
+        """Uniform values of ``shape`` (None: a Python float; (): a 0-d array), the same for the same seed."""
         rng = np.random.default_rng([seed, *(shape or (99,))])
         v = rng.uniform(self.lo, self.hi, shape or ())
         if self.signed:
             v = v * rng.choice([-1.0, 1.0], shape or ())
-        return float(v) if shape is None else v
+        return float(v) if shape is None else np.asarray(v)
 
 
 ANY = Interval(-2.0, 2.0)
@@ -90,8 +90,8 @@ class Case:
         return self.fn(*self.args, **self.kwargs)
 
 
-# Argument shapes tried for NumPy functions and operators (None is a Python float).
-UNARY_SHAPES = [(None,), ((3,),), ((2, 3),)]
+# Argument shapes tried for NumPy functions and operators (None is a Python float, () a 0-d array).
+UNARY_SHAPES = [(None,), ((),), ((3,),), ((2, 3),)]
 BINARY_SHAPES = [
     (None, None),
     ((3,), (3,)),
@@ -100,6 +100,7 @@ BINARY_SHAPES = [
     ((1, 3), (2, 1)),
     ((3,), None),
     (None, (2, 3)),
+    ((), (2, 3)),
 ]
 
 
@@ -259,7 +260,13 @@ def _adcompile_rules():
     ]
 
 
-CASES = [case for prim in _adcompile_rules() if prim.fn in SAMPLES for spec in _specs(prim.fn) for case in spec.cases(prim.fn)]
+CASES = [
+    case
+    for prim in _adcompile_rules()
+    if prim.fn in SAMPLES
+    for spec in _specs(prim.fn)
+    for case in spec.cases(prim.fn)
+]
 
 
 def differentiable_args(case: Case) -> list:
@@ -367,6 +374,21 @@ def weighted_sum(P, nargs: int):
     return f
 
 
+def plain_sum(P, nargs: int):
+    """``f(*args) = sum(P(*args))``: the adjoint reaching P is a broadcast scalar, which adjoint code shrinks."""
+    if nargs == 1:
+
+        def f(x):
+            return np.sum(P(x))
+
+    else:
+
+        def f(x, y):
+            return np.sum(P(x, y))
+
+    return f
+
+
 def _argnums_variants(case: Case):
     """All differentiable arguments together, then each alone (the others are then inactive)."""
     diff = differentiable_args(case)
@@ -376,10 +398,11 @@ def _argnums_variants(case: Case):
 
 
 COMPILED = [
-    pytest.param(case, argnums, id=f"{case}-argnums={argnums}")
+    pytest.param(case, argnums, weighted, id=f"{case}-argnums={argnums}-{'sum(P*w)' if weighted else 'sum(P)'}")
     for case in CASES
     if not case.kwargs  # shape-steering keywords must be literals in the source: see REDUCTIONS
     for argnums in _argnums_variants(case)
+    for weighted in ([True, False] if isinstance(argnums, tuple) else [True])
 ]
 
 
@@ -391,14 +414,44 @@ def code(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("case, argnums", COMPILED)
-def test_compiled_gradient_matches_finite_differences(case, argnums, code):
-    f = weighted_sum(case.fn, len(case.args))
-    args = (*case.args, random_like(case.value(), seed=3))
+@pytest.mark.parametrize("case, argnums, weighted", COMPILED)
+def test_compiled_gradient_matches_finite_differences(case, argnums, weighted, code):
+    if weighted:
+        f, args = weighted_sum(case.fn, len(case.args)), (*case.args, random_like(case.value(), seed=3))
+    else:
+        f, args = plain_sum(case.fn, len(case.args)), case.args
     grads = adcompile.grad(f, argnums=argnums)(*args)
     for i, got in zip(argnums, grads) if isinstance(argnums, tuple) else [(argnums, grads)]:
         assert np.shape(got) == np.shape(args[i]), f"gradient of argument {i}"
         np.testing.assert_allclose(got, numeric_grad(f, args, i), rtol=RTOL, atol=ATOL, err_msg=f"argument {i}")
+
+
+def both_operands(P):
+    """``f(x, w) = sum(P(x, x) * w)``: x fans out into both operands, so its two adjoints must be summed."""
+
+    def f(x, w):
+        return np.sum(P(x, x) * w)
+
+    return f
+
+
+FAN_OUT_DOMAIN = Interval(1.5, 3.0)  # valid as either operand of every binary primitive, log's base included
+BINARY = sorted({case.fn for case in CASES if len(differentiable_args(case)) == 2}, key=_fn_label)
+FAN_OUT = [
+    pytest.param(fn, x, id=f"{_fn_label(fn)}(x,x)-{_shape_label(x)}")
+    for fn in BINARY
+    for x in (FAN_OUT_DOMAIN.draw(None, 0), FAN_OUT_DOMAIN.draw((2, 3), 0))
+    if isinstance(x, float) or not _fn_label(fn).startswith("math.")
+]
+
+
+@pytest.mark.parametrize("fn, x", FAN_OUT)
+def test_binary_primitive_of_one_argument_twice_sums_both_adjoints(fn, x, code):
+    f = both_operands(fn)
+    w = random_like(fn(x, x), seed=3)
+    got = adcompile.grad(f)(x, w)
+    assert np.shape(got) == np.shape(x)
+    np.testing.assert_allclose(got, numeric_grad(f, (x, w), 0), rtol=RTOL, atol=ATOL)
 
 
 # ── reductions: the adjoint is spread over exactly the reduced axes ─────────────────────────────────
@@ -421,9 +474,21 @@ REDUCTIONS = [
     reduction("sum(2x3x4, axis=(0, 2))", T234, lambda x: np.sum(np.sin(np.sum(x, axis=(0, 2))))),
     reduction("sum(2x3x4, axis=(-1, 0))", T234, lambda x: np.sum(np.sin(np.sum(x, axis=(-1, 0))))),
     reduction("sum(2x3x4, axis=1, keepdims=True)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=1, keepdims=True)))),
-    reduction("sum(2x3x4, axis=-2, keepdims=True)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=-2, keepdims=True)))),
-    reduction("sum(2x3x4, axis=(0, 2), keepdims=True)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=(0, 2), keepdims=True)))),
-    reduction("sum(2x3x4, axis=1, keepdims=False)", T234, lambda x: np.sum(np.sin(np.sum(x, axis=1, keepdims=False)))),
+    reduction(
+        "sum(2x3x4, axis=-2, keepdims=True)",
+        T234,
+        lambda x: np.sum(np.sin(np.sum(x, axis=-2, keepdims=True))),
+    ),
+    reduction(
+        "sum(2x3x4, axis=(0, 2), keepdims=True)",
+        T234,
+        lambda x: np.sum(np.sin(np.sum(x, axis=(0, 2), keepdims=True))),
+    ),
+    reduction(
+        "sum(2x3x4, axis=1, keepdims=False)",
+        T234,
+        lambda x: np.sum(np.sin(np.sum(x, axis=1, keepdims=False))),
+    ),
     reduction("mean(float)", 1.5, lambda x: np.sin(np.mean(x))),
     reduction("mean(3, axis=0)", V3, lambda x: np.sin(np.mean(x, axis=0))),
     reduction("mean(2x3x4)", T234, lambda x: np.sin(np.mean(x))),
@@ -433,12 +498,32 @@ REDUCTIONS = [
     reduction("mean(2x3x4, axis=-1)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=-1)))),
     reduction("mean(2x3x4, axis=(0, 2))", T234, lambda x: np.sum(np.sin(np.mean(x, axis=(0, 2))))),
     reduction("mean(2x3x4, axis=(-1, 0))", T234, lambda x: np.sum(np.sin(np.mean(x, axis=(-1, 0))))),
-    reduction("mean(2x3x4, axis=1, keepdims=True)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=1, keepdims=True)))),
-    reduction("mean(2x3x4, axis=-2, keepdims=True)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=-2, keepdims=True)))),
-    reduction("mean(2x3x4, axis=(0, 2), keepdims=True)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=(0, 2), keepdims=True)))),
-    reduction("mean(2x3x4, axis=1, keepdims=False)", T234, lambda x: np.sum(np.sin(np.mean(x, axis=1, keepdims=False)))),
+    reduction(
+        "mean(2x3x4, axis=1, keepdims=True)",
+        T234,
+        lambda x: np.sum(np.sin(np.mean(x, axis=1, keepdims=True))),
+    ),
+    reduction(
+        "mean(2x3x4, axis=-2, keepdims=True)",
+        T234,
+        lambda x: np.sum(np.sin(np.mean(x, axis=-2, keepdims=True))),
+    ),
+    reduction(
+        "mean(2x3x4, axis=(0, 2), keepdims=True)",
+        T234,
+        lambda x: np.sum(np.sin(np.mean(x, axis=(0, 2), keepdims=True))),
+    ),
+    reduction(
+        "mean(2x3x4, axis=1, keepdims=False)",
+        T234,
+        lambda x: np.sum(np.sin(np.mean(x, axis=1, keepdims=False))),
+    ),
     reduction("expand_to(3, 2x3, axis=0)", V3, lambda x: np.sum(np.sin(expand_to(x, M23, axis=0)))),
-    reduction("expand_to(2x1x4, 2x3x4, axis=1, keepdims=True)", T214, lambda x: np.sum(np.sin(expand_to(x, T234, axis=1, keepdims=True)))),
+    reduction(
+        "expand_to(2x1x4, 2x3x4, axis=1, keepdims=True)",
+        T214,
+        lambda x: np.sum(np.sin(expand_to(x, T234, axis=1, keepdims=True))),
+    ),
 ]
 
 
@@ -447,3 +532,13 @@ def test_reduction_gradient_matches_finite_differences(x, f, code):
     got = adcompile.grad(f)(x)
     assert np.shape(got) == np.shape(x)
     np.testing.assert_allclose(got, numeric_grad(f, (x,), 0), rtol=RTOL, atol=ATOL)
+
+
+def sum_with_positional_dtype(x):
+    return np.sum(np.sin(np.sum(x, 0, None)))  # np.sum(a, axis, dtype): None is the dtype
+
+
+def test_third_positional_argument_of_sum_is_its_dtype():
+    """np.sum(a, axis, dtype): not the rule's third parameter, keepdims (once compiled as keepdims=None)."""
+    got = adcompile.grad(sum_with_positional_dtype)(T234)
+    np.testing.assert_allclose(got, numeric_grad(sum_with_positional_dtype, (T234,), 0), rtol=RTOL, atol=ATOL)

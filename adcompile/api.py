@@ -23,6 +23,7 @@ import numpy as np
 from . import avals as A
 from . import rules as _rules  # noqa: F401  (registers the rule table)
 from .codegen import compile_function, generate
+from .errors import UnsupportedSyntaxError
 from .frontend import Source, read_source
 from .ir import Function, format_ir
 from .lower import lower_function
@@ -52,6 +53,11 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _compiled(fun) -> _Compiled:
+    if hasattr(fun, "_adcompile"):
+        raise UnsupportedSyntaxError(
+            f"{fun.__name__} is already a derivative made by adcompile; derivatives of derivatives are not "
+            "supported yet"
+        )
     c = _COMPILED.get(fun)
     if c is None:
         c = _COMPILED[fun] = _Compiled(fun)
@@ -112,7 +118,11 @@ class _Derivative:
     def __init__(self, fun, argnums, with_value: bool):
         self.fun = fun
         self.compiled = _compiled(fun)
-        self.signature = inspect.signature(fun)
+        if not callable(fun):
+            raise TypeError(f"cannot differentiate {fun!r}: it is not a function")
+        self.signature = inspect.signature(fun, follow_wrapped=False)
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in self.signature.parameters.values()):
+            self.compiled.primal()  # raises the located error about *args / **kwargs
         positional = [
             p for p in self.signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
@@ -148,9 +158,8 @@ class _Derivative:
         adj = reverse(ir, self.argnums, self.param_avals(ir, args), self.with_value)
         source, namespace = generate(adj)
         f = compile_function(adj, source, namespace, f"{adj.name} of {self.compiled.source.filename}")
-        user = inspect.unwrap(self.fun)
-        f.__defaults__ = user.__defaults__
-        f.__kwdefaults__ = user.__kwdefaults__
+        f.__defaults__ = self.fun.__defaults__
+        f.__kwdefaults__ = self.fun.__kwdefaults__
         return source, f
 
     def param_avals(self, ir: Function, args):
@@ -228,7 +237,7 @@ def derivative_source(fun, argnums: int | tuple = 0, *, with_value: bool = False
         fun, argnums, with_value = d.fun, d.argnums, d.with_value
     d = _Derivative(fun, argnums, with_value)
     if args is not None:
-        args = tuple(args)
+        args, _ = d.positional(tuple(args), {})
         for i, a in enumerate(args):
             _arg_key(a, i in d.diff, i, d.name)
     source, _ = d.build(d.compiled.primal(), args)

@@ -103,6 +103,8 @@ def main(argv=None) -> int:
 
     fn = load(args.function)
     try:
+        if not callable(fn):
+            raise TypeError(f"{args.function} is not a function")
         if args.ir:
             print(ir_text(fn, ascii_only=args.ascii))
         else:
@@ -114,7 +116,7 @@ def main(argv=None) -> int:
     except AdCompileError as e:
         print(f"adcompile: {e}", file=sys.stderr)
         return 1
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         print(f"adcompile: {e}", file=sys.stderr)
         return 2
     return 0

@@ -2,10 +2,10 @@
 
 Every error about the user's code carries a :class:`Location` and renders as::
 
-    file.py:12:8: cannot differentiate the call to 'scipy.special.erf'
-        y = erf(x) * 2
-            ^^^^^^
-    hint: register a rule with @adcompile.vjp(scipy.special.erf) ...
+    model.py:12:9: no derivative rule for np.floor()
+        y = np.floor(x) * x
+            ^^^^^^^^^^^
+    hint: register a rule: @adcompile.vjp(np.floor) on a function (g, ans, x) returning the adjoint of x
 """
 
 from __future__ import annotations

@@ -63,8 +63,12 @@ class Source:
 
 
 def read_source(fn) -> Source:
-    """Parse ``fn``'s source, keeping the file's line numbers."""
-    target = inspect.unwrap(fn)
+    """Parse ``fn``'s source, keeping the file's line numbers.
+
+    The function's own code is read, never what ``__wrapped__`` points to: a decorator made with
+    ``functools.wraps`` computes something else than the function it wraps.
+    """
+    target = fn
     code = getattr(target, "__code__", None)
     if code is None:
         raise SourceUnavailableError(
@@ -72,7 +76,7 @@ def read_source(fn) -> Source:
             hint="wrap it in a def, or declare it a primitive with @adcompile.vjp(...)",
         )
     try:
-        lines, firstlineno = inspect.getsourcelines(target)
+        lines, firstlineno = inspect.getsourcelines(code)  # the code object: inspect would unwrap a function
     except (OSError, TypeError) as e:
         raise SourceUnavailableError(
             f"cannot read the source of {target.__qualname__} ({e})",

@@ -58,7 +58,7 @@ UNSUPPORTED = {
     ast.Starred: ("a starred argument", "pass the arguments one by one"),
 }
 if hasattr(ast, "Match"):
-    UNSUPPORTED[ast.Match] = ("a match statement", "use if/elif")
+    UNSUPPORTED[ast.Match] = ("a match statement", "branches are not supported yet")
 
 _LITERAL_TYPES = (str, bool, type(None))
 

@@ -72,7 +72,8 @@ class Primitive:
     shape_rule: Callable = A.elementwise
     vjp: Callable | None = None
     jvp: Callable | None = None
-    # fold(avals, operands) -> operand or None: a compile-time answer (np.size of a known shape, say)
+    # fold(builder, *args, **kwargs) -> operand or None: a simpler way to build the same value (np.size of a known
+    # shape is a literal, unbroadcast to the same shape is nothing); only used while building adjoint code
     fold: Callable | None = None
     differentiable: bool = True  # False: the result never carries a derivative (shape queries)
     fresh: bool = False  # True: each call must make a new object (copies), so equal calls are not merged
@@ -186,8 +187,8 @@ def defvjp(fn: Callable, rule: Callable, *, shape: Callable | None = None) -> Ca
     """Declare ``fn`` a primitive with reverse-mode rule ``rule(g, ans, *args)``; returns ``fn``.
 
     Use it for functions adcompile cannot read (C extensions, SciPy) or whose derivative you want computed your own
-    way. ``shape`` defaults to elementwise broadcasting of the arguments; pass ``adcompile.avals.reduce_all`` and the
-    like for other shapes, or ``lambda avals, kwargs, loc=None: adcompile.avals.UNKNOWN`` when it varies.
+    way. ``shape`` defaults to elementwise broadcasting of the arguments; pass another rule from
+    :mod:`adcompile.avals` (``reduction``, ``scalar_float``, ``unknown``, ...) when the result's shape differs.
     """
     vjp(fn, shape=shape)(rule)
     return fn

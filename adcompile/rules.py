@@ -683,26 +683,36 @@ def _float_like(b, v) -> bool:
     return not isinstance(v, Const) and b.aval(v).is_float
 
 
-def _scalar_behind_expand(b, v, other):
-    """``s`` if ``v`` is a scalar ``s`` expanded to a shape ``other`` already has: broadcasting does the rest."""
+def _expanded_scalar(b, v):
+    """``(s, like)`` if ``v`` was built here as ``expand_to(s, like)`` of a scalar ``s`` over all axes."""
     for st in reversed(b.body):
         if st.target is v:
-            if st.prim.fn is expand_to and b.aval(st.args[0]).shape == ():
-                shape = b.aval(v).shape
-                if isinstance(shape, tuple) and b.aval(other).shape == shape:
-                    return st.args[0]
+            if st.prim.fn is expand_to and not st.kwargs and b.aval(st.args[0]).shape == ():
+                return st.args[0], st.args[1]
             return None
     return None
 
 
 def _without_expand(op, b, x, y):
-    """``x op y`` with a needlessly expanded scalar operand replaced by the scalar itself, or None."""
-    sx, sy = _scalar_behind_expand(b, x, y), _scalar_behind_expand(b, y, x)
-    if sx is None and sy is None:
-        return None
-    if sx is not None and sy is not None:
-        sx = None  # one operand must keep the full shape
-    return b.call(op, x if sx is None else sx, y if sy is None else sy)
+    """``x op y`` for an operand that is a scalar ``s`` expanded to a known shape, kept as cheap as possible.
+
+    Against an operand that already has the full shape, ``s`` itself will do (broadcasting expands it). Against
+    a scalar, the operation is done on ``s`` and the result expanded. Otherwise None: nothing to simplify.
+    """
+    for this, other, left in ((x, y, True), (y, x, False)):
+        found = _expanded_scalar(b, this)
+        if found is None:
+            continue
+        s, like = found
+        shape, other_shape = b.aval(this).shape, b.aval(other).shape
+        if not isinstance(shape, tuple):
+            continue
+        if other_shape == ():
+            inner = b.call(op, s, other) if left else b.call(op, other, s)
+            return b.call(expand_to, inner, like)
+        if other_shape == shape and _expanded_scalar(b, other) is None:
+            return b.call(op, s, other) if left else b.call(op, other, s)
+    return None
 
 
 @fold(operator.mul)
@@ -778,6 +788,9 @@ def _(b, v, x, **kw):
     have, want = b.aval(v).shape, b.aval(x).shape
     if have == () or (have is not None and have == want):  # nothing broadcasts into a scalar result
         return v
+    expanded = _expanded_scalar(b, v)
+    if expanded is not None and want == () and isinstance(have, tuple):  # the sum of n copies of s
+        return b.call(operator.mul, expanded[0], Const(int(np.prod(have))))
     if isinstance(have, tuple) and isinstance(want, tuple):
         if not want:
             return b.call(np.sum, v)

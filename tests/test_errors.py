@@ -275,3 +275,39 @@ def test_function_from_exec_has_no_source():
 def test_every_error_is_an_adcompile_error():
     for cls in (UnsupportedSyntaxError, NonDifferentiableError, SourceUnavailableError, OutputError):
         assert issubclass(cls, AdCompileError)
+
+
+def square(x):
+    return x * x
+
+
+def doubled(f):
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        return 2 * f(*args)
+
+    return wrapper
+
+
+def test_a_wrapping_decorator_is_never_mistaken_for_the_function_it_wraps():
+    # the wrapper computes 2 * f; reading f's source through __wrapped__ would give half the gradient
+    with pytest.raises(UnsupportedSyntaxError, match=r"\*args"):
+        grad(doubled(square))(3.0)
+
+
+def test_derivative_of_a_derivative_is_rejected_until_supported():
+    with pytest.raises(UnsupportedSyntaxError, match="already a derivative"):
+        grad(grad(square))(3.0)
+
+
+def test_notebook_cells_are_read_through_linecache():
+    import linecache
+
+    source = "def cell_fn(x):\n    return x * x * x\n"
+    filename = "<ipython-input-7-0123456789ab>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    ns = {}
+    exec(compile(source, filename, "exec"), ns)
+    assert grad(ns["cell_fn"])(2.0) == pytest.approx(12.0)

@@ -1,5 +1,7 @@
 """Quickstart: differentiate plain NumPy code and look at the derivative adcompile wrote.
 
+Run it, then look at the generated gradient on the command line:
+
     python examples/quickstart.py
     adcompile show examples/quickstart.py:loss --wrt w,b
 """
@@ -30,7 +32,7 @@ if __name__ == "__main__":
     y = np.tanh(X @ np.array([0.5, -1.0, 2.0]))
     w, b = np.zeros(3), 0.0
     step = value_and_grad(loss, argnums=(0, 1))
-    for i in range(200):
+    for _ in range(200):
         value, (dw, db) = step(w, b, X, y)
         w, b = w - 0.5 * dw, b - 0.5 * db
     print(f"loss after 200 steps = {value:.5f}")

@@ -68,6 +68,8 @@ def test_differentiation_error_is_printed_with_location(tmp_path, capsys):
 def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "adcompile.cli", "show", f"{SEED}:g", "--ir", "--ascii"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "u[-2] = x1" in out

@@ -334,7 +334,10 @@ def test_generated_source_is_deterministic_across_processes():
         print(derivative_source(test_core.layer, argnums=(0, 1), args=(test_core.np.ones((2, 3)), 0.5)))
         """
     ).format(tests=str(__import__("pathlib").Path(__file__).parent))
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1] and "def g_grad(x1, x2, x3):" in runs[0]
 
 
@@ -347,7 +350,9 @@ def test_specialised_scalar_code_has_no_helper_calls():
 
 def test_generic_code_works_for_any_shapes():
     ns = {}
-    exec(derivative_source(layer, argnums=(0, 1), black=False), __import__("adcompile").runtime.__dict__ | {"np": np}, ns)
+    exec(
+        derivative_source(layer, argnums=(0, 1), black=False), __import__("adcompile").runtime.__dict__ | {"np": np}, ns
+    )
     W, b = np.ones((2, 3)) / 3, np.array([0.1, 0.2, 0.3])
     dW, db = ns["layer_grad"](W, b)
     np.testing.assert_allclose(db, numeric_grad(layer, (W, b), 1), rtol=1e-7)

@@ -7,9 +7,13 @@
 Workloads have no loops or branches in the differentiated function. Each one is a plain function, its gradient
 written by hand with the same library (``math`` or NumPy), and example arguments. Before anything is timed,
 adcompile's gradient must equal the hand-written one (rtol 1e-10) and both must match central finite differences;
-otherwise the script stops with an error. Peers (autograd, JAX eager, ``jax.jit(jax.grad)``, PyTorch eager) run the
-very same function code with ``math``/``np`` rebound to their own module, are checked against the hand-written
-gradient too, and appear only if they import.
+otherwise the script prints CORRECTNESS CHECK FAILED and exits with status 1.
+
+Peers (autograd, JAX eager, ``jax.jit(jax.grad)``, PyTorch eager) run the very same function code with
+``math``/``np`` rebound to their own module, are checked against the hand-written gradient, and appear only if they
+import (``--no-peers`` skips them). Each library runs in a child process of its own (``--peer-group``), timed against
+the hand-written gradient timed there, so that it cannot change the NumPy timings of this process: after PyTorch has
+run, for one, large NumPy temporaries stop page-faulting.
 
 Timing: every callable is warmed up, then called in blocks of N calls (N chosen so one block takes 20-50 ms), the
 blocks of all callables of a workload interleaved and repeated; the table shows the median time per call. Everything
@@ -18,34 +22,31 @@ runs single-threaded (the thread variables below are set before NumPy is importe
 
 from __future__ import annotations
 
-import os
-
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-):
-    os.environ[_var] = "1"
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
 import argparse
 import gc
+import importlib.util
+import json
 import math
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+for _var in THREAD_VARIABLES:
+    os.environ[_var] = "1"  # before NumPy is imported
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import adcompile
-from adcompile import grad
+import numpy as np  # noqa: E402
+
+import adcompile  # noqa: E402
+from adcompile import grad  # noqa: E402
 
 SLOW_RATIO = 1.2  # adcompile/hand above this is flagged
 
@@ -205,15 +206,12 @@ def assert_matches_fd(g, w: Workload, checks, what: str) -> None:
     for i, v, d, tol in checks:
         got = float(parts[i]) if v is None else float(np.sum(parts[i] * v))
         if not abs(got - d) <= tol:
-            where = (
-                ""
-                if v is None
-                else (
-                    f" at coordinate {int(np.argmax(v))}"
-                    if np.count_nonzero(v) == 1
-                    else " along a random direction"
-                )
-            )
+            if v is None:
+                where = ""
+            elif np.count_nonzero(v) == 1:
+                where = f" at coordinate {int(np.argmax(v))}"
+            else:
+                where = " along a random direction"
             raise CheckFailed(
                 f"{what}: derivative wrt argument {i}{where} is {got!r}, central differences "
                 f"give {d!r} (tolerance {tol:.2g})"
@@ -221,7 +219,7 @@ def assert_matches_fd(g, w: Workload, checks, what: str) -> None:
 
 
 def check_workload(w: Workload) -> dict:
-    """Check adcompile and the hand-written gradient on ``w``; return timings of the first grad call."""
+    """Check adcompile and the hand-written gradient on ``w``; return the ``grad`` and its first call's time."""
     t0 = time.perf_counter()
     g = grad(w.f, argnums=w.argnums)
     got = g(*w.args)
@@ -250,55 +248,67 @@ class Peer:
     prepare: Callable  # Workload -> (callable, its arguments, converter of its result to numpy form)
 
 
-def load_peers() -> tuple[list[Peer], list[str]]:
+def _autograd_peers() -> list[Peer]:
+    import autograd
+    import autograd.numpy as anp
+
+    def prepare(w):
+        return autograd.grad(rebind(w.f, anp), w.argnums), w.args, lambda g: g
+
+    return [Peer("autograd", _version("autograd"), prepare)]
+
+
+def _jax_peers() -> list[Peer]:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    def preparer(jit: bool):
+        def prepare(w):
+            g = jax.grad(rebind(w.f, jnp), argnums=w.argnums)
+            g = jax.jit(g) if jit else g
+            args = tuple(jnp.asarray(a, dtype=jnp.float64) for a in w.args)
+            return (lambda *a: jax.block_until_ready(g(*a))), args, _to_numpy
+
+        return prepare
+
+    return [Peer("jax eager", jax.__version__, preparer(False)), Peer("jax.jit", jax.__version__, preparer(True))]
+
+
+def _torch_peers() -> list[Peer]:
+    import torch
+
+    torch.set_num_threads(1)
+
+    def prepare(w):
+        f, nums = rebind(w.f, torch), _nums(w.argnums)
+        ts = tuple(torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in w.args)
+
+        def g(*ts):
+            return torch.autograd.grad(f(*ts), [ts[i] for i in nums])
+
+        return g, ts, (_to_numpy if isinstance(w.argnums, tuple) else lambda r: _to_numpy(r[0]))
+
+    return [Peer("torch", torch.__version__, prepare)]
+
+
+# group -> (module that must be importable, loader, names of the peers it yields)
+PEER_GROUPS = {
+    "autograd": ("autograd", _autograd_peers, ["autograd"]),
+    "jax": ("jax", _jax_peers, ["jax eager", "jax.jit"]),
+    "torch": ("torch", _torch_peers, ["torch"]),
+}
+
+
+def load_peers(groups=PEER_GROUPS) -> tuple[list[Peer], list[str]]:
+    """The peers that import, and a note for each group that does not."""
     peers, missing = [], []
-    try:
-        import autograd
-        import autograd.numpy as anp
-
-        def prep_autograd(w):
-            return autograd.grad(rebind(w.f, anp), w.argnums), w.args, lambda g: g
-
-        peers.append(Peer("autograd", _version("autograd"), prep_autograd))
-    except ImportError as e:
-        missing.append(f"autograd ({e})")
-    try:
-        import jax
-        import jax.numpy as jnp
-
-        jax.config.update("jax_enable_x64", True)
-
-        def jax_prep(jit: bool):
-            def prep(w):
-                g = jax.grad(rebind(w.f, jnp), argnums=w.argnums)
-                g = jax.jit(g) if jit else g
-                args = tuple(jnp.asarray(a, dtype=jnp.float64) for a in w.args)
-                return (lambda *a: jax.block_until_ready(g(*a))), args, _to_numpy
-
-            return prep
-
-        peers.append(Peer("jax eager", jax.__version__, jax_prep(False)))
-        peers.append(Peer("jax.jit", jax.__version__, jax_prep(True)))
-    except ImportError as e:
-        missing.append(f"jax ({e})")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-
-        def prep_torch(w):
-            f, nums = rebind(w.f, torch), _nums(w.argnums)
-            ts = tuple(torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in w.args)
-
-            def g(*ts):
-                return torch.autograd.grad(f(*ts), [ts[i] for i in nums])
-
-            unpack = (lambda r: _to_numpy(r)) if isinstance(w.argnums, tuple) else (lambda r: _to_numpy(r[0]))
-            return g, ts, unpack
-
-        peers.append(Peer("torch", torch.__version__, prep_torch))
-    except ImportError as e:
-        missing.append(f"torch ({e})")
+    for group in groups:
+        try:
+            peers += PEER_GROUPS[group][1]()
+        except ImportError as e:
+            missing.append(f"{group} ({e})")
     return peers, missing
 
 
@@ -358,68 +368,95 @@ def time_interleaved(candidates: dict, rounds: int, target: float) -> dict:
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
+def settings(quick: bool) -> tuple[int, float]:
+    """(rounds, seconds a block should take at least)."""
+    return (3, 0.002) if quick else (15, 0.020)
+
+
 @dataclass
 class Row:
     workload: str
-    times: dict  # "f", "hand", "adcompile", peer names -> seconds per call
+    times: dict  # "f", "hand", "adcompile" -> seconds per call
+    peer_ratios: dict = field(default_factory=dict)  # peer name -> its time / hand-written's, in its own process
     notes: list = field(default_factory=list)
 
 
-def run(quick: bool = False, log=print) -> tuple[list[Row], dict, list[Peer], list[str]]:
-    rounds, target = (3, 0.002) if quick else (15, 0.020)
-    peers, missing = load_peers()
+def run(quick: bool = False, log=print) -> tuple[list[Row], dict]:
+    """Check and time adcompile against the hand-written gradients, in this process (NumPy only)."""
+    rounds, target = settings(quick)
     rows, extra = [], {}
     for w in workloads():
         log(f"  {w.name}: checking ...", end="", flush=True)
         checked = check_workload(w)
         g = checked["grad"]
-        candidates = {"f": (w.f, w.args), "hand": (w.hand, w.args), "adcompile": (g, w.args)}
-        row = Row(w.name, {})
-        want = w.hand(*w.args)
-        for p in peers:
-            fn, args, unpack = p.prepare(w)
-            try:
-                assert_same(unpack(fn(*args)), want, w.argnums, f"{w.name}: {p.name} vs hand-written")
-            except Exception as e:  # noqa: BLE001  (a peer's failure, wrong gradient or unsupported op, is reported)
-                row.notes.append(f"{p.name} not timed: {e}")
-                continue
-            candidates[p.name] = (fn, args)
         log(" timing ...", end="", flush=True)
-        row.times = time_interleaved(candidates, rounds, target)
+        times = time_interleaved(
+            {"f": (w.f, w.args), "hand": (w.hand, w.args), "adcompile": (g, w.args)}, rounds, target
+        )
         log(" done")
-        rows.append(row)
+        rows.append(Row(w.name, times))
         if w.f is scalar_f:
             extra["first_call_cold"] = checked["first_call"]
             extra["first_call"] = first_call_times(w, 3 if quick else 20)
-            extra["jit_first_call"] = jit_first_call(w, peers)
         if w.f is scalar_f or (w.f is chain_f and w.args[0].size == 1000):
             gen = g._adcompile.adjoint(w.args)
-            t = time_interleaved({"wrapper": (g, w.args), "generated": (gen, w.args)}, rounds, target)
+            t = time_interleaved({"wrapper": (g, w.args), "generated": (gen, w.args)}, 2 * rounds, target)
             extra.setdefault("overhead", []).append((w.name, t["wrapper"], t["generated"]))
-    return rows, extra, peers, missing
+    return rows, extra
 
 
 def first_call_times(w: Workload, reps: int) -> list[float]:
     """Seconds for grad(f) + its first call (read, lower, reverse, generate, compile), a fresh function each time."""
     out = []
     for _ in range(reps):
-        fresh = types.FunctionType(
-            w.f.__code__, w.f.__globals__, w.f.__name__, w.f.__defaults__, w.f.__closure__
-        )
+        fresh = types.FunctionType(w.f.__code__, w.f.__globals__, w.f.__name__, w.f.__defaults__, w.f.__closure__)
         t0 = time.perf_counter()
         grad(fresh, argnums=w.argnums)(*w.args)
         out.append(time.perf_counter() - t0)
     return out
 
 
-def jit_first_call(w: Workload, peers: list[Peer]) -> float | None:
-    for p in peers:
-        if p.name == "jax.jit":
-            fn, args, _ = p.prepare(w)
+def run_peer_group(group: str, quick: bool) -> dict:
+    """Check and time one peer library against the hand-written gradients (in a process of its own)."""
+    rounds, target = settings(quick)
+    peers, missing = load_peers([group])
+    out = {"versions": {p.name: p.version for p in peers}, "missing": missing, "ratios": {}, "notes": {}}
+    for w in workloads():
+        want = w.hand(*w.args)
+        candidates = {"hand": (w.hand, w.args)}
+        for p in peers:
             t0 = time.perf_counter()
-            fn(*args)
-            return time.perf_counter() - t0
-    return None
+            try:
+                fn, args, unpack = p.prepare(w)
+                assert_same(unpack(fn(*args)), want, w.argnums, f"{p.name} vs hand-written")
+            except Exception as e:  # noqa: BLE001  (a peer's failure, wrong gradient or unsupported op, is reported)
+                out["notes"].setdefault(w.name, []).append(f"{p.name} not timed: {e}")
+                continue
+            if p.name == "jax.jit" and w.f is scalar_f:
+                out["jit_first_call"] = time.perf_counter() - t0
+            candidates[p.name] = (fn, args)
+        times = time_interleaved(candidates, rounds, target)
+        out["ratios"][w.name] = {p: t / times["hand"] for p, t in times.items() if p != "hand"}
+    return out
+
+
+def run_peers(quick: bool, log=print) -> tuple[list[dict], list[str]]:
+    """Each importable peer group, run in a child process so that it cannot change this process's NumPy timings."""
+    results, missing = [], []
+    for group, (module, _, _) in PEER_GROUPS.items():
+        if importlib.util.find_spec(module) is None:
+            missing.append(group)
+            continue
+        log(f"  peer {group} (own process) ...", end="", flush=True)
+        cmd = [sys.executable, __file__, "--peer-group", group] + (["--quick"] if quick else [])
+        child = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        if child.returncode != 0:
+            log(" failed")
+            missing.append(f"{group} (its run failed: {child.stderr.strip().splitlines()[-1:]})")
+            continue
+        log(" done")
+        results.append(json.loads(child.stdout))
+    return results, missing
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -439,10 +476,8 @@ def fmt_ratio(r: float) -> str:
     return f"{r:.2f}" if r < 10 else f"{r:.1f}" if r < 100 else f"{r:.0f}"
 
 
-def table(rows: list[Row], peers: list[Peer], markdown: bool) -> str:
-    head = ["workload", "f", "hand grad", "adcompile grad", "adcompile/hand"] + [
-        f"{p.name}/hand" for p in peers
-    ]
+def table(rows: list[Row], peer_names: list[str], markdown: bool) -> str:
+    head = ["workload", "f", "hand grad", "adcompile grad", "adcompile/hand"] + [f"{p}/hand" for p in peer_names]
     body = []
     for r in rows:
         t = r.times
@@ -453,7 +488,7 @@ def table(rows: list[Row], peers: list[Peer], markdown: bool) -> str:
             fmt_time(t["adcompile"]),
             fmt_ratio(t["adcompile"] / t["hand"]),
         ]
-        cells += [fmt_ratio(t[p.name] / t["hand"]) if p.name in t else "n/a" for p in peers]
+        cells += [fmt_ratio(r.peer_ratios[p]) if p in r.peer_ratios else "n/a" for p in peer_names]
         body.append(cells)
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
@@ -462,44 +497,44 @@ def table(rows: list[Row], peers: list[Peer], markdown: bool) -> str:
     widths = [max(len(row[k]) for row in [head] + body) for k in range(len(head))]
 
     def line(cells):
-        return "  ".join(
-            c.ljust(wd) if k == 0 else c.rjust(wd) for k, (c, wd) in enumerate(zip(cells, widths))
-        )
+        return "  ".join(c.ljust(wd) if k == 0 else c.rjust(wd) for k, (c, wd) in enumerate(zip(cells, widths)))
 
     return "\n".join([line(head), "  ".join("-" * wd for wd in widths)] + [line(c) for c in body])
 
 
-def report(rows, extra, peers, missing, quick: bool, markdown: bool) -> str:
+def report(rows: list[Row], extra: dict, peer_results: list[dict], missing: list[str], quick: bool, markdown: bool):
+    versions = {name: v for res in peer_results for name, v in res["versions"].items()}
+    missing = missing + [m for res in peer_results for m in res["missing"]]
+    for res in peer_results:
+        for r in rows:
+            r.peer_ratios.update(res["ratios"].get(r.workload, {}))
+            r.notes += res["notes"].get(r.workload, [])
+    jit_first = next((res["jit_first_call"] for res in peer_results if "jit_first_call" in res), None)
+
     out = []
-    threads = ", ".join(
-        f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    )
+    threads = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
     out.append(
         f"Python {platform.python_version()}, NumPy {np.__version__}, adcompile {adcompile.__version__}; "
         f"{threads}; {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
     )
     out.append(
-        "peers: "
-        + (", ".join(f"{p.name} {p.version}" for p in peers) or "none")
-        + ("; not importable: " + ", ".join(missing) if missing else "")
+        "peers (each library timed in a process of its own, against the hand-written gradient timed there): "
+        + (", ".join(f"{name} {v}" for name, v in versions.items()) or "none")
+        + ("; not available: " + ", ".join(missing) if missing else "")
     )
+    rounds, target = settings(quick)
     out.append(
-        "median time per call"
-        + (
-            " (--quick: few, short blocks; numbers are rough)"
-            if quick
-            else ", interleaved blocks of 20-50 ms, 15 rounds"
-        )
+        f"median time per call over {rounds} rounds of interleaved blocks of >= {target * 1e3:g} ms"
+        + ("  (--quick: numbers are rough)" if quick else "")
     )
     out.append("")
-    out.append(table(rows, peers, markdown))
+    out.append(table(rows, list(versions), markdown))
     out.append("")
     for r in rows:
         ratio = r.times["adcompile"] / r.times["hand"]
         if ratio > SLOW_RATIO:
             out.append(
-                f"SLOW: {r.workload}: adcompile is {ratio:.2f}x the hand-written gradient "
-                f"(threshold {SLOW_RATIO}x)"
+                f"SLOW: {r.workload}: adcompile is {ratio:.2f}x the hand-written gradient (threshold {SLOW_RATIO}x)"
             )
         out.extend(f"note: {r.workload}: {n}" for n in r.notes)
     fc = extra["first_call"]
@@ -509,10 +544,8 @@ def report(rows, extra, peers, missing, quick: bool, markdown: bool) -> str:
         f"over {len(fc)}; the process's very first one (rule templates parsed too): "
         f"{fmt_time(extra['first_call_cold'])}"
     )
-    if extra.get("jit_first_call") is not None:
-        out.append(
-            f"  for comparison, first call of jax.jit(jax.grad(scalar_f)): {fmt_time(extra['jit_first_call'])}"
-        )
+    if jit_first is not None:
+        out.append(f"  for comparison, first call of jax.jit(jax.grad(scalar_f)): {fmt_time(jit_first)}")
     for name, wrapper, generated in extra["overhead"]:
         out.append(
             f"cached-call overhead, {name}: grad(f)(...) {fmt_time(wrapper)}, generated function called "
@@ -525,14 +558,24 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few, short timing blocks: a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--no-peers", action="store_true", help="time adcompile and the hand-written code only")
+    parser.add_argument("--peer-group", choices=list(PEER_GROUPS), help=argparse.SUPPRESS)  # the child's job
     opts = parser.parse_args(argv)
-    print(f"benchmarking ({'quick' if opts.quick else 'full'}) ...", file=sys.stderr)
+    if opts.peer_group:
+        print(json.dumps(run_peer_group(opts.peer_group, opts.quick)))
+        return 0
+
+    def log(*a, **k):
+        print(*a, **k, file=sys.stderr)
+
+    log(f"benchmarking ({'quick' if opts.quick else 'full'}) ...")
     try:
-        rows, extra, peers, missing = run(opts.quick, log=lambda *a, **k: print(*a, **k, file=sys.stderr))
+        rows, extra = run(opts.quick, log)
     except CheckFailed as e:
-        print(f"\nCORRECTNESS CHECK FAILED, nothing timed: {e}", file=sys.stderr)
+        log(f"\nCORRECTNESS CHECK FAILED, nothing timed: {e}")
         return 1
-    print(report(rows, extra, peers, missing, opts.quick, opts.markdown))
+    peer_results, missing = ([], ["--no-peers"]) if opts.no_peers else run_peers(opts.quick, log)
+    print(report(rows, extra, peer_results, missing, opts.quick, opts.markdown))
     return 0
 
 

@@ -41,8 +41,12 @@ class _Compiled:
         self.ir: Function | None = None
         self.generation = 0
 
+    def fresh(self) -> bool:
+        """Whether the IR is read and every global it baked in is still bound to the same object."""
+        return self.source is not None and self.source.deps_fresh()
+
     def primal(self) -> Function:
-        if self.ir is None or not self.source.deps_fresh():
+        if not self.fresh():
             self.source = read_source(self.fun)
             self.ir = lower_function(self.source)
             self.generation += 1
@@ -77,20 +81,18 @@ def _check_argnums(fun, argnums, nparams: int):
         raise ValueError(f"argnums {argnums!r} names a parameter twice")
 
 
-def _arg_key(a, diff: bool, i: int, fname: str):
-    """A hashable description of an argument for the specialisation cache; checks differentiated arguments."""
-    t = type(a)
-    if t is float:
-        return float
-    if t is np.ndarray:
-        if diff and a.dtype.kind != "f":
+def signature_key(args) -> tuple:
+    """What a specialisation depends on: each argument's type, and its shape and dtype if it is an array."""
+    return tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args])
+
+
+def _check_differentiable(a, i: int, fname: str):
+    """Differentiated arguments are Python or NumPy floats, or plain ndarrays of floats."""
+    if type(a) is np.ndarray:
+        if a.dtype.kind != "f":
             raise _bad_argument(a, i, fname)
-        return (a.shape, a.dtype)
-    if diff:
-        if isinstance(a, np.floating):
-            return t
+    elif not isinstance(a, (float, np.floating)):
         raise _bad_argument(a, i, fname)
-    return t
 
 
 def _bad_argument(a, i: int, fname: str) -> TypeError:
@@ -135,9 +137,18 @@ class _Derivative:
         self.generation = -1
         self.name = getattr(fun, "__name__", "f")
 
-    def adjoint(self, args):
-        """The compiled adjoint for these positional arguments."""
-        key = tuple(_arg_key(a, i in self.diff, i, self.name) for i, a in enumerate(args))
+    def function_for(self, args):
+        """The generated function that a call with these positional arguments runs."""
+        return self.adjoint(args, signature_key(args))
+
+    def adjoint(self, args, key):
+        """The compiled adjoint for these positional arguments, whose :func:`signature_key` is ``key``.
+
+        This is the slow path, taken when the cache has no entry for ``key`` or the source must be re-read:
+        it checks the arguments, refreshes the IR and compiles a specialisation if needed.
+        """
+        for i in self.diff:
+            _check_differentiable(args[i], i, self.name)
         ir = self.compiled.primal()
         if self.compiled.generation != self.generation:
             self.cache.clear()
@@ -182,13 +193,17 @@ class _Derivative:
 
 def _transform(fun, argnums, with_value: bool):
     d = _Derivative(fun, argnums, with_value)
-    n = d.nparams
+    n, cache, fresh = d.nparams, d.cache, d.compiled.fresh
 
     @functools.wraps(fun)
     def derivative(*args, **kwargs):
         if kwargs or len(args) != n:
             args, kwargs = d.positional(args, kwargs)
-        return d.adjoint(args)(*args, **kwargs)
+        key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args])  # signature_key
+        f = cache.get(key)
+        if f is None or not fresh():
+            f = d.adjoint(args, key)
+        return f(*args, **kwargs)
 
     derivative._adcompile = d
     return derivative
@@ -238,8 +253,8 @@ def derivative_source(fun, argnums: int | tuple = 0, *, with_value: bool = False
     d = _Derivative(fun, argnums, with_value)
     if args is not None:
         args, _ = d.positional(tuple(args), {})
-        for i, a in enumerate(args):
-            _arg_key(a, i in d.diff, i, d.name)
+        for i in d.diff:
+            _check_differentiable(args[i], i, d.name)
     source, _ = d.build(d.compiled.primal(), args)
     return format_source(source) if black else source
 

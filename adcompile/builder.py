@@ -8,6 +8,7 @@ hook and the generic constant folding run as the statement is built, so ``g * 1.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
@@ -126,6 +127,7 @@ def _normalise(prim: Primitive, args, kw, loc):
     return args, kw
 
 
+@functools.lru_cache(maxsize=None)
 def _signature(fn) -> tuple[list, dict]:
     """The callable's positional parameter names and its defaults (empty where it has no signature)."""
     try:

@@ -6,7 +6,8 @@ printed with :func:`ast.unparse`. Statements are grouped under a comment naming 
 Naming is deterministic: parameters keep their names; a variable takes its hint (``y1``, ``by1``) unless the name is
 still held by a variable that is used later, in which case it gets ``y1_2``; temporaries are ``_t1, _t2, ...`` in
 order. Because a name is reused only once its previous holder is dead, SSA versions of one adjoint print as
-``bx = bx + c``.
+``bx = bx + c``. In code specialised to large arrays, each temporary array is released with ``del`` right after
+its last use: otherwise every intermediate would stay alive until the function returns.
 """
 
 from __future__ import annotations
@@ -54,7 +55,13 @@ def generate(fn: Function) -> tuple[str, dict]:
         for op in st.operands():
             if isinstance(op, Global) and id(op.value) not in glob_names:
                 glob_names[id(op.value)] = ns.bind(op.name, op.value)
-    names = _name_vars(fn, set(ns.globals) | set(dir(builtins)))
+    last_use = _last_uses(fn)
+    names = _name_vars(fn, set(ns.globals) | set(dir(builtins)), last_use)
+    dying: dict = {}  # statement index -> arrays to release after it
+    returned = set(fn.ret.operands())
+    for v in fn.release:
+        if v in last_use and v not in returned:
+            dying.setdefault(last_use[v], []).append(v)
 
     def operand(op) -> ast.expr:
         if isinstance(op, Var):
@@ -65,12 +72,17 @@ def generate(fn: Function) -> tuple[str, dict]:
 
     lines = [f"def {fn.name}({_signature(fn, names)}):"]
     group = None
-    for st in fn.body:
+    holder: dict = {}  # name -> variable it holds now
+    for i, st in enumerate(fn.body):
         if st.loc is not None and (st.sweep, st.loc.line) != group:
             group = (st.sweep, st.loc.line)
             lines.append("    " + _comment(st))
         rhs = _expression(st, operand, callee)
         lines.append("    " + ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
+        holder[names[st.target]] = st.target
+        free = sorted(names[v] for v in dying.get(i, ()) if holder.get(names[v]) is v)
+        if free:  # a large array is freed at its last use, so NumPy can reuse its memory
+            lines.append(f"    del {', '.join(free)}")
 
     def structure(value) -> ast.expr:
         return ast.Tuple([structure(v) for v in value]) if isinstance(value, tuple) else operand(value)
@@ -138,14 +150,18 @@ def _signature(fn: Function, names: dict) -> str:
     return ", ".join(parts)
 
 
-def _name_vars(fn: Function, reserved: set) -> dict:
-    """Deterministic Python names for every variable (see the module docstring)."""
+def _last_uses(fn: Function) -> dict:
+    """Variable -> index of the last statement that reads it (the return counts as statement len(body))."""
     last_use: dict = {}
-    stmts = list(fn.statements())
-    for i, st in enumerate(stmts):
+    for i, st in enumerate(fn.statements()):
         for op in st.operands():
             if isinstance(op, Var):
                 last_use[op] = i
+    return last_use
+
+
+def _name_vars(fn: Function, reserved: set, last_use: dict) -> dict:
+    """Deterministic Python names for every variable (see the module docstring)."""
     names: dict = {}
     holder: dict = {}  # name -> variable currently holding it
     for p in fn.params + fn.kwonly:

@@ -104,6 +104,7 @@ class Function:
     filename: str = "<unknown>"
     firstlineno: int = 1
     kwonly: list = field(default_factory=list)
+    release: frozenset = frozenset()  # variables holding large arrays, to free after their last use
 
     def statements(self):
         yield from self.body

@@ -85,7 +85,13 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     ret = Return((y, result) if with_value else result, fn.ret.loc)
     body = _dead_code_eliminated(fn.body + b.body, ret)
     suffix = "value_and_grad" if with_value else "grad"
-    return Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly)
+    release = frozenset(st.target for st in body if _is_large(b.aval(st.target)))
+    return Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
+
+
+def _is_large(aval) -> bool:
+    """Arrays big enough that holding them until the function returns costs more than a del statement."""
+    return isinstance(aval.shape, tuple) and int(np.prod(aval.shape)) >= 4096
 
 
 def _seed(b: Builder, fn: Function, y):

@@ -399,7 +399,7 @@ def run(quick: bool = False, log=print) -> tuple[list[Row], dict]:
             extra["first_call_cold"] = checked["first_call"]
             extra["first_call"] = first_call_times(w, 3 if quick else 20)
         if w.f is scalar_f or (w.f is chain_f and w.args[0].size == 1000):
-            gen = g._adcompile.adjoint(w.args)
+            gen = g._adcompile.function_for(w.args)
             t = time_interleaved({"wrapper": (g, w.args), "generated": (gen, w.args)}, 2 * rounds, target)
             extra.setdefault("overhead", []).append((w.name, t["wrapper"], t["generated"]))
     return rows, extra

@@ -377,3 +377,19 @@ def test_fan_out_of_a_summed_array_keeps_the_arrays_shape():
     x = np.ones((2, 3))
     dx = grad(lambda x: np.sum(x + x))(x)
     np.testing.assert_array_equal(dx, np.full((2, 3), 2.0))
+
+
+def chain(x):
+    e = np.exp(np.sin(x))
+    return np.sum(np.tanh(0.5 * e) * e)
+
+
+def test_large_temporaries_are_released_after_their_last_use():
+    x = np.linspace(-2.0, 2.0, 5000)
+    src = derivative_source(chain, args=(x,), black=False)
+    assert "del " in src, "8 MB temporaries should not live until the return"
+    assert "del " not in derivative_source(chain, args=(x[:10],), black=False)
+    e = np.exp(np.sin(x))
+    t = np.tanh(0.5 * e)
+    expected = (0.5 * (1 - t * t) * e + t) * e * np.cos(x)
+    np.testing.assert_allclose(grad(chain)(x), expected, rtol=1e-12)

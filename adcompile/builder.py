@@ -127,7 +127,7 @@ def _normalise(prim: Primitive, args, kw, loc):
     return args, kw
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _signature(fn) -> tuple[list, dict]:
     """The callable's positional parameter names and its defaults (empty where it has no signature)."""
     try:

@@ -83,7 +83,10 @@ def _check_argnums(fun, argnums, nparams: int):
 
 def signature_key(args) -> tuple:
     """What a specialisation depends on: each argument's type, and its shape and dtype if it is an array."""
-    return tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args])
+    key = tuple(map(type, args))
+    if np.ndarray in key:
+        key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args])
+    return key
 
 
 def _check_differentiable(a, i: int, fname: str):
@@ -199,7 +202,9 @@ def _transform(fun, argnums, with_value: bool):
     def derivative(*args, **kwargs):
         if kwargs or len(args) != n:
             args, kwargs = d.positional(args, kwargs)
-        key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args])  # signature_key
+        key = tuple(map(type, args))  # signature_key, inlined: this line runs on every call
+        if np.ndarray in key:
+            key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args])
         f = cache.get(key)
         if f is None or not fresh():
             f = d.adjoint(args, key)

@@ -28,7 +28,7 @@ class Source:
     col_shift: int
     globals: dict
     closure: dict  # free variable name -> cell
-    deps: list = field(default_factory=list)  # (container, key, object) for every free name resolved
+    deps: dict = field(default_factory=dict)  # (id(container), key) -> (container, key, object), one per free name
 
     def loc(self, node) -> Location:
         end = node.end_col_offset + self.col_shift if getattr(node, "end_lineno", None) == node.lineno else None
@@ -44,18 +44,18 @@ class Source:
                 raise UnsupportedSyntaxError(
                     f"the closure variable {name!r} is not bound yet", self.loc(node)
                 ) from None
-            self.deps.append((cell, None, value))
+            self.deps[id(cell), None] = (cell, None, value)
             return value
         for scope in (self.globals, builtins.__dict__):
             value = scope.get(name, _MISSING)
             if value is not _MISSING:
-                self.deps.append((scope, name, value))
+                self.deps[id(scope), name] = (scope, name, value)
                 return value
         raise AdCompileError(f"name {name!r} is not defined", self.loc(node))
 
     def deps_fresh(self) -> bool:
         """True while every free name still refers to the object it referred to when the source was read."""
-        for container, key, value in self.deps:
+        for container, key, value in self.deps.values():
             current = container.cell_contents if key is None else container.get(key, _MISSING)
             if current is not value:
                 return False

@@ -653,6 +653,61 @@ def _(g, ans, x):
 lookup(owned).fresh = lookup(np.copy).fresh = True
 
 
+# Functions whose result is floating point whatever their arguments (1 / 2 is 0.5): their abstract values say so.
+for _fn in (
+    operator.truediv,
+    np.divide,
+    np.sin,
+    np.cos,
+    np.tan,
+    np.arcsin,
+    np.arccos,
+    np.arctan,
+    np.arctan2,
+    np.sinh,
+    np.cosh,
+    np.tanh,
+    np.arcsinh,
+    np.arccosh,
+    np.arctanh,
+    np.exp,
+    np.exp2,
+    np.expm1,
+    np.log,
+    np.log1p,
+    np.log2,
+    np.log10,
+    np.sqrt,
+    np.cbrt,
+    np.hypot,
+):
+    lookup(_fn).shape_rule = A.elementwise_float
+for _fn in (
+    math.sin,
+    math.cos,
+    math.tan,
+    math.asin,
+    math.acos,
+    math.atan,
+    math.atan2,
+    math.sinh,
+    math.cosh,
+    math.tanh,
+    math.asinh,
+    math.acosh,
+    math.atanh,
+    math.exp,
+    math.expm1,
+    math.log,
+    math.log1p,
+    math.log2,
+    math.log10,
+    math.sqrt,
+    math.pow,
+    math.hypot,
+):
+    lookup(_fn).shape_rule = A.scalar_float
+
 # Shape queries, constant makers and piecewise-constant functions: their derivative is zero wherever it exists, so
 # their results are constants to the reverse sweep. Shape queries fold at compile time when the shape is known.
 for _fn, _shape in (
@@ -715,9 +770,19 @@ def _without_expand(op, b, x, y):
     return None
 
 
+def _sign_out(op, b, x, y):
+    """``(-u) op y`` as ``-(u op y)`` for op in (*, /), so that a following ``v + (-w)`` becomes ``v - w``."""
+    u, w = _negated(b, x), _negated(b, y)
+    if u is None and w is None:
+        return None
+    if u is not None and w is not None:
+        return b.call(op, u, w)
+    return b.call(operator.neg, b.call(op, x if u is None else u, y if w is None else w))
+
+
 @fold(operator.mul)
 def _(b, x, y, **kw):
-    shrunk = _without_expand(operator.mul, b, x, y)
+    shrunk = _without_expand(operator.mul, b, x, y) or _sign_out(operator.mul, b, x, y)
     if shrunk is not None:
         return shrunk
     for one, v in ((x, y), (y, x)):
@@ -731,7 +796,7 @@ def _(b, x, y, **kw):
 
 @fold(operator.truediv)
 def _(b, x, y, **kw):
-    shrunk = _without_expand(operator.truediv, b, x, y)
+    shrunk = _without_expand(operator.truediv, b, x, y) or _sign_out(operator.truediv, b, x, y)
     if shrunk is not None:
         return shrunk
     return x if const_value(y) == 1 and _float_like(b, x) else None
@@ -769,7 +834,8 @@ def _(b, x, y, **kw):
         return x
     if const_value(x) == 0 and _float_like(b, y):
         return b.call(operator.neg, y)
-    return None
+    w = _negated(b, y)  # v - (-w) is v + w
+    return None if w is None else b.call(operator.add, x, w)
 
 
 @fold(operator.pow)

@@ -47,8 +47,9 @@ class _Compiled:
 
     def primal(self) -> Function:
         if not self.fresh():
-            self.source = read_source(self.fun)
-            self.ir = lower_function(self.source)
+            source = read_source(self.fun)
+            self.ir = lower_function(source)  # may raise: then the source is not marked as read
+            self.source = source
             self.generation += 1
         return self.ir
 
@@ -99,7 +100,7 @@ def _check_differentiable(a, i: int, fname: str):
 
 
 def _bad_argument(a, i: int, fname: str) -> TypeError:
-    if isinstance(a, np.ndarray):
+    if type(a) is np.ndarray:
         what = f"an array of dtype {a.dtype}"
         fix = "convert it with x.astype(float)" if a.dtype.kind in "biu" else "pass a real floating-point array"
     elif isinstance(a, (bool, np.bool_)):
@@ -108,8 +109,8 @@ def _bad_argument(a, i: int, fname: str) -> TypeError:
         what, fix = f"the integer {a!r}", f"pass a float such as {float(a)!r}"
     elif isinstance(a, (complex, np.complexfloating)):
         what, fix = f"the complex number {a!r}", "complex differentiation is not supported; pass real parts"
-    elif isinstance(a, np.ndarray) or type(a).__module__ == "numpy":
-        what, fix = f"a {type(a).__name__}", "pass a plain numpy.ndarray of floats"
+    elif isinstance(a, np.ndarray) or type(a).__module__.startswith("numpy"):
+        what, fix = f"a {type(a).__name__}", "pass a plain numpy.ndarray of floats (np.asarray(x))"
     elif isinstance(a, (list, tuple)):
         what, fix = f"a {type(a).__name__}", "pass np.asarray(x, dtype=float) instead"
     else:
@@ -125,6 +126,11 @@ class _Derivative:
         self.compiled = _compiled(fun)
         if not callable(fun):
             raise TypeError(f"cannot differentiate {fun!r}: it is not a function")
+        if inspect.ismethod(fun):
+            raise TypeError(
+                f"cannot differentiate the bound method {fun.__qualname__}; differentiate a plain function "
+                "that takes the object's data as arguments"
+            )
         self.signature = inspect.signature(fun, follow_wrapped=False)
         if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in self.signature.parameters.values()):
             self.compiled.primal()  # raises the located error about *args / **kwargs

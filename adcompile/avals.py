@@ -30,10 +30,6 @@ class Aval:
     array: bool | None = None  # True: ndarray (mutable); False: Python or NumPy scalar; None: unknown
 
     @property
-    def is_scalar(self) -> bool:
-        return self.shape == ()
-
-    @property
     def is_float(self) -> bool:
         return self.kind == "f"
 

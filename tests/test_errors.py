@@ -311,3 +311,19 @@ def test_notebook_cells_are_read_through_linecache():
     ns = {}
     exec(compile(source, filename, "exec"), ns)
     assert grad(ns["cell_fn"])(2.0) == pytest.approx(12.0)
+
+
+def test_an_error_stays_an_error_on_the_next_call():
+    df = grad(with_floor)
+    for _ in range(2):
+        with pytest.raises(NonDifferentiableError):
+            df(1.5)
+
+
+def test_bound_methods_are_rejected():
+    class Model:
+        def f(self, x):
+            return x * x
+
+    with pytest.raises(TypeError, match="bound method"):
+        grad(Model().f)

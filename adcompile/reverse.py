@@ -127,6 +127,8 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
             )
         first = a not in adj
         c = lower_rule(b, prim, "vjp", i, bindings, hint=adjoint_hint(a) if first else "")
+        if first and isinstance(c, Var) and not c.hint and any(st.target is c for st in b.body):
+            c.hint = adjoint_hint(a)  # an unnamed adjoint temporary that turns out to be a's adjoint: say so
         adj[a] = c if first else b.call(operator.add, adj[a], c, hint=adjoint_hint(a))
 
 

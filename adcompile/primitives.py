@@ -183,6 +183,21 @@ def jvp(*fns: Callable, shape: Callable | None = None):
     return register
 
 
+def derivative(*fns: Callable, shape: Callable | None = None):
+    """Decorator: one rule ``rule(g, ans, *args)`` that is both the vjp and the jvp rule of each of ``fns``.
+
+    That holds when each argument's local derivative is a scalar factor (``g * np.cos(x)`` for ``np.sin``, any
+    function of Python floats): multiplying an adjoint or a tangent by it is the same expression.
+    """
+
+    def register(rule):
+        vjp(*fns, shape=shape)(rule)
+        jvp(*fns)(rule)
+        return rule
+
+    return register
+
+
 def defvjp(fn: Callable, rule: Callable, *, shape: Callable | None = None) -> Callable:
     """Declare ``fn`` a primitive with reverse-mode rule ``rule(g, ans, *args)``; returns ``fn``.
 

@@ -3,6 +3,8 @@
 vjp rules take ``(g, ans, *args)``: ``g`` is the adjoint of the result ``ans``; they return the adjoint of each
 differentiable argument. jvp rules have the same form, read forward: ``g`` is the tangent of one argument and the
 rule returns that argument's contribution to the result's tangent. The compiler inlines the returned expressions.
+Where both are the same expression -- the local derivative is a scalar factor, with no broadcasting to undo --
+one ``@derivative`` rule serves both modes.
 ``unbroadcast(v, x)`` sums ``v`` back to ``x``'s shape where ``x`` was broadcast (see :mod:`adcompile.runtime`).
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 from . import avals as A
 from .builder import const_value
 from .ir import Const
-from .primitives import jvp, lookup, primitive, vjp
+from .primitives import derivative, jvp, lookup, primitive, vjp
 from .runtime import broadcast_like, expand_to, owned, scalar_seed, unbroadcast, zeros_like
 
 _LN2 = math.log(2)
@@ -75,32 +77,17 @@ def _(g, ans, x, y):
     return g * y * x ** (y - 1), g * ans * np.log(x)
 
 
-@vjp(operator.neg, np.negative)
+@derivative(operator.neg, np.negative)
 def _(g, ans, x):
     return -g
 
 
-@jvp(operator.neg, np.negative)
-def _(g, ans, x):
-    return -g
-
-
-@vjp(operator.pos, np.positive)
+@derivative(operator.pos, np.positive)
 def _(g, ans, x):
     return g
 
 
-@jvp(operator.pos, np.positive)
-def _(g, ans, x):
-    return g
-
-
-@vjp(abs, np.abs, np.fabs)
-def _(g, ans, x):
-    return g * np.sign(x)
-
-
-@jvp(abs, np.abs, np.fabs)
+@derivative(abs, np.abs, np.fabs)
 def _(g, ans, x):
     return g * np.sign(x)
 
@@ -108,222 +95,112 @@ def _(g, ans, x):
 # ── math: Python floats in, Python floats out ────────────────────────────────────────────────────────
 
 
-@vjp(math.sin)
+@derivative(math.sin)
 def _(g, ans, x):
     return g * math.cos(x)
 
 
-@jvp(math.sin)
-def _(g, ans, x):
-    return g * math.cos(x)
-
-
-@vjp(math.cos)
+@derivative(math.cos)
 def _(g, ans, x):
     return -g * math.sin(x)
 
 
-@jvp(math.cos)
-def _(g, ans, x):
-    return -g * math.sin(x)
-
-
-@vjp(math.tan)
+@derivative(math.tan)
 def _(g, ans, x):
     return g * (1 + ans * ans)
 
 
-@jvp(math.tan)
-def _(g, ans, x):
-    return g * (1 + ans * ans)
-
-
-@vjp(math.asin)
+@derivative(math.asin)
 def _(g, ans, x):
     return g / math.sqrt(1 - x * x)
 
 
-@jvp(math.asin)
-def _(g, ans, x):
-    return g / math.sqrt(1 - x * x)
-
-
-@vjp(math.acos)
+@derivative(math.acos)
 def _(g, ans, x):
     return -g / math.sqrt(1 - x * x)
 
 
-@jvp(math.acos)
-def _(g, ans, x):
-    return -g / math.sqrt(1 - x * x)
-
-
-@vjp(math.atan)
+@derivative(math.atan)
 def _(g, ans, x):
     return g / (1 + x * x)
 
 
-@jvp(math.atan)
-def _(g, ans, x):
-    return g / (1 + x * x)
-
-
-@vjp(math.atan2)
+@derivative(math.atan2)
 def _(g, ans, y, x):
     return g * x / (x * x + y * y), -g * y / (x * x + y * y)
 
 
-@jvp(math.atan2)
-def _(g, ans, y, x):
-    return g * x / (x * x + y * y), -g * y / (x * x + y * y)
-
-
-@vjp(math.sinh)
+@derivative(math.sinh)
 def _(g, ans, x):
     return g * math.cosh(x)
 
 
-@jvp(math.sinh)
-def _(g, ans, x):
-    return g * math.cosh(x)
-
-
-@vjp(math.cosh)
+@derivative(math.cosh)
 def _(g, ans, x):
     return g * math.sinh(x)
 
 
-@jvp(math.cosh)
-def _(g, ans, x):
-    return g * math.sinh(x)
-
-
-@vjp(math.tanh)
+@derivative(math.tanh)
 def _(g, ans, x):
     return g * (1 - ans * ans)
 
 
-@jvp(math.tanh)
-def _(g, ans, x):
-    return g * (1 - ans * ans)
-
-
-@vjp(math.asinh)
+@derivative(math.asinh)
 def _(g, ans, x):
     return g / math.sqrt(x * x + 1)
 
 
-@jvp(math.asinh)
-def _(g, ans, x):
-    return g / math.sqrt(x * x + 1)
-
-
-@vjp(math.acosh)
+@derivative(math.acosh)
 def _(g, ans, x):
     return g / math.sqrt(x * x - 1)
 
 
-@jvp(math.acosh)
-def _(g, ans, x):
-    return g / math.sqrt(x * x - 1)
-
-
-@vjp(math.atanh)
+@derivative(math.atanh)
 def _(g, ans, x):
     return g / (1 - x * x)
 
 
-@jvp(math.atanh)
-def _(g, ans, x):
-    return g / (1 - x * x)
-
-
-@vjp(math.exp)
+@derivative(math.exp)
 def _(g, ans, x):
     return g * ans
 
 
-@jvp(math.exp)
-def _(g, ans, x):
-    return g * ans
-
-
-@vjp(math.expm1)
+@derivative(math.expm1)
 def _(g, ans, x):
     return g * (ans + 1)
 
 
-@jvp(math.expm1)
-def _(g, ans, x):
-    return g * (ans + 1)
-
-
-@vjp(math.log)
+@derivative(math.log)
 def _(g, ans, x, base=math.e):
     return g / (x * math.log(base)), -g * ans / (base * math.log(base))
 
 
-@jvp(math.log)
-def _(g, ans, x, base=math.e):
-    return g / (x * math.log(base)), -g * ans / (base * math.log(base))
-
-
-@vjp(math.log1p)
+@derivative(math.log1p)
 def _(g, ans, x):
     return g / (1 + x)
 
 
-@jvp(math.log1p)
-def _(g, ans, x):
-    return g / (1 + x)
-
-
-@vjp(math.log2)
+@derivative(math.log2)
 def _(g, ans, x):
     return g / (x * _LN2)
 
 
-@jvp(math.log2)
-def _(g, ans, x):
-    return g / (x * _LN2)
-
-
-@vjp(math.log10)
+@derivative(math.log10)
 def _(g, ans, x):
     return g / (x * _LN10)
 
 
-@jvp(math.log10)
-def _(g, ans, x):
-    return g / (x * _LN10)
-
-
-@vjp(math.sqrt)
+@derivative(math.sqrt)
 def _(g, ans, x):
     return g / (2 * ans)
 
 
-@jvp(math.sqrt)
-def _(g, ans, x):
-    return g / (2 * ans)
-
-
-@vjp(math.pow)
+@derivative(math.pow)
 def _(g, ans, x, y):
     return g * y * math.pow(x, y - 1), g * ans * math.log(x)
 
 
-@jvp(math.pow)
-def _(g, ans, x, y):
-    return g * y * math.pow(x, y - 1), g * ans * math.log(x)
-
-
-@vjp(math.hypot)
-def _(g, ans, x, y):
-    return g * x / ans, g * y / ans
-
-
-@jvp(math.hypot)
+@derivative(math.hypot)
 def _(g, ans, x, y):
     return g * x / ans, g * y / ans
 
@@ -331,232 +208,117 @@ def _(g, ans, x, y):
 # ── NumPy elementwise, one argument ──────────────────────────────────────────────────────────────────
 
 
-@vjp(np.sin)
+@derivative(np.sin)
 def _(g, ans, x):
     return g * np.cos(x)
 
 
-@jvp(np.sin)
-def _(g, ans, x):
-    return g * np.cos(x)
-
-
-@vjp(np.cos)
+@derivative(np.cos)
 def _(g, ans, x):
     return -g * np.sin(x)
 
 
-@jvp(np.cos)
-def _(g, ans, x):
-    return -g * np.sin(x)
-
-
-@vjp(np.tan)
+@derivative(np.tan)
 def _(g, ans, x):
     return g * (1 + ans * ans)
 
 
-@jvp(np.tan)
-def _(g, ans, x):
-    return g * (1 + ans * ans)
-
-
-@vjp(np.arcsin)
+@derivative(np.arcsin)
 def _(g, ans, x):
     return g / np.sqrt(1 - x * x)
 
 
-@jvp(np.arcsin)
-def _(g, ans, x):
-    return g / np.sqrt(1 - x * x)
-
-
-@vjp(np.arccos)
+@derivative(np.arccos)
 def _(g, ans, x):
     return -g / np.sqrt(1 - x * x)
 
 
-@jvp(np.arccos)
-def _(g, ans, x):
-    return -g / np.sqrt(1 - x * x)
-
-
-@vjp(np.arctan)
+@derivative(np.arctan)
 def _(g, ans, x):
     return g / (1 + x * x)
 
 
-@jvp(np.arctan)
-def _(g, ans, x):
-    return g / (1 + x * x)
-
-
-@vjp(np.sinh)
+@derivative(np.sinh)
 def _(g, ans, x):
     return g * np.cosh(x)
 
 
-@jvp(np.sinh)
-def _(g, ans, x):
-    return g * np.cosh(x)
-
-
-@vjp(np.cosh)
+@derivative(np.cosh)
 def _(g, ans, x):
     return g * np.sinh(x)
 
 
-@jvp(np.cosh)
-def _(g, ans, x):
-    return g * np.sinh(x)
-
-
-@vjp(np.tanh)
+@derivative(np.tanh)
 def _(g, ans, x):
     return g * (1 - ans * ans)
 
 
-@jvp(np.tanh)
-def _(g, ans, x):
-    return g * (1 - ans * ans)
-
-
-@vjp(np.arcsinh)
+@derivative(np.arcsinh)
 def _(g, ans, x):
     return g / np.sqrt(x * x + 1)
 
 
-@jvp(np.arcsinh)
-def _(g, ans, x):
-    return g / np.sqrt(x * x + 1)
-
-
-@vjp(np.arccosh)
+@derivative(np.arccosh)
 def _(g, ans, x):
     return g / np.sqrt(x * x - 1)
 
 
-@jvp(np.arccosh)
-def _(g, ans, x):
-    return g / np.sqrt(x * x - 1)
-
-
-@vjp(np.arctanh)
+@derivative(np.arctanh)
 def _(g, ans, x):
     return g / (1 - x * x)
 
 
-@jvp(np.arctanh)
-def _(g, ans, x):
-    return g / (1 - x * x)
-
-
-@vjp(np.exp)
+@derivative(np.exp)
 def _(g, ans, x):
     return g * ans
 
 
-@jvp(np.exp)
-def _(g, ans, x):
-    return g * ans
-
-
-@vjp(np.exp2)
+@derivative(np.exp2)
 def _(g, ans, x):
     return g * ans * _LN2
 
 
-@jvp(np.exp2)
-def _(g, ans, x):
-    return g * ans * _LN2
-
-
-@vjp(np.expm1)
+@derivative(np.expm1)
 def _(g, ans, x):
     return g * (ans + 1)
 
 
-@jvp(np.expm1)
-def _(g, ans, x):
-    return g * (ans + 1)
-
-
-@vjp(np.log)
+@derivative(np.log)
 def _(g, ans, x):
     return g / x
 
 
-@jvp(np.log)
-def _(g, ans, x):
-    return g / x
-
-
-@vjp(np.log1p)
+@derivative(np.log1p)
 def _(g, ans, x):
     return g / (1 + x)
 
 
-@jvp(np.log1p)
-def _(g, ans, x):
-    return g / (1 + x)
-
-
-@vjp(np.log2)
+@derivative(np.log2)
 def _(g, ans, x):
     return g / (x * _LN2)
 
 
-@jvp(np.log2)
-def _(g, ans, x):
-    return g / (x * _LN2)
-
-
-@vjp(np.log10)
+@derivative(np.log10)
 def _(g, ans, x):
     return g / (x * _LN10)
 
 
-@jvp(np.log10)
-def _(g, ans, x):
-    return g / (x * _LN10)
-
-
-@vjp(np.sqrt)
+@derivative(np.sqrt)
 def _(g, ans, x):
     return g / (2 * ans)
 
 
-@jvp(np.sqrt)
-def _(g, ans, x):
-    return g / (2 * ans)
-
-
-@vjp(np.cbrt)
+@derivative(np.cbrt)
 def _(g, ans, x):
     return g / (3 * ans * ans)
 
 
-@jvp(np.cbrt)
-def _(g, ans, x):
-    return g / (3 * ans * ans)
-
-
-@vjp(np.square)
+@derivative(np.square)
 def _(g, ans, x):
     return g * 2 * x
 
 
-@jvp(np.square)
-def _(g, ans, x):
-    return g * 2 * x
-
-
-@vjp(np.reciprocal)
-def _(g, ans, x):
-    return -g * ans * ans
-
-
-@jvp(np.reciprocal)
+@derivative(np.reciprocal)
 def _(g, ans, x):
     return -g * ans * ans
 

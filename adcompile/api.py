@@ -22,6 +22,7 @@ import numpy as np
 
 from . import avals as A
 from . import rules as _rules  # noqa: F401  (registers the rule table)
+from . import simplify as _simplify  # noqa: F401  (and its simplifications)
 from .codegen import compile_function, generate
 from .errors import UnsupportedSyntaxError
 from .frontend import Source, read_source

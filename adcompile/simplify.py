@@ -1,0 +1,189 @@
+"""Simplifications applied while adjoint code is built: each is a fold hook on one primitive.
+
+A hook receives the builder and the operands of an operation about to be emitted, and may return a simpler operand
+holding the same value (or build a cheaper operation): ``g * 1.0`` is ``g``, ``-(-u)`` is ``u``, ``v + (-w)`` is
+``v - w``, an ``unbroadcast`` between equal shapes is nothing, and the adjoint of a full reduction stays a scalar
+until an operation needs the full shape. Hooks run only on code adcompile writes (rule expressions), never on the
+user's own operations, and each must keep the value, its shape and its dtype exactly.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .builder import const_value
+from .ir import Const
+from .primitives import lookup
+from .runtime import expand_to, unbroadcast
+
+
+def fold(fn):
+    def register(hook):
+        lookup(fn).fold = hook
+        return hook
+
+    return register
+
+
+def _float_like(b, v) -> bool:
+    """Whether combining ``v`` with a scalar literal keeps its type and shape (so ``v * 1`` is ``v``)."""
+    return not isinstance(v, Const) and b.aval(v).is_float
+
+
+def _expanded_scalar(b, v):
+    """``(s, like)`` if ``v`` was built here as ``expand_to(s, like)`` of a scalar ``s`` over all axes."""
+    for st in reversed(b.body):
+        if st.target is v:
+            if st.prim.fn is expand_to and not st.kwargs and b.aval(st.args[0]).shape == ():
+                return st.args[0], st.args[1]
+            return None
+    return None
+
+
+def _without_expand(op, b, x, y):
+    """``x op y`` for an operand that is a scalar ``s`` expanded to a known shape, kept as cheap as possible.
+
+    Against an operand that already has the full shape, ``s`` itself will do (broadcasting expands it). Against
+    a scalar, the operation is done on ``s`` and the result expanded. Otherwise None: nothing to simplify.
+    """
+    for this, other, left in ((x, y, True), (y, x, False)):
+        found = _expanded_scalar(b, this)
+        if found is None:
+            continue
+        s, like = found
+        shape, other_shape = b.aval(this).shape, b.aval(other).shape
+        if not isinstance(shape, tuple):
+            continue
+        if other_shape == ():
+            inner = b.call(op, s, other) if left else b.call(op, other, s)
+            return b.call(expand_to, inner, like)
+        if other_shape == shape and _expanded_scalar(b, other) is None:
+            return b.call(op, s, other) if left else b.call(op, other, s)
+    return None
+
+
+def _sign_out(op, b, x, y):
+    """``(-u) op y`` as ``-(u op y)`` for op in (*, /), so that a following ``v + (-w)`` becomes ``v - w``."""
+    u, w = _negated(b, x), _negated(b, y)
+    if u is None and w is None:
+        return None
+    if u is not None and w is not None:
+        return b.call(op, u, w)
+    return b.call(operator.neg, b.call(op, x if u is None else u, y if w is None else w))
+
+
+@fold(operator.mul)
+def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.mul, b, x, y) or _sign_out(operator.mul, b, x, y)
+    if shrunk is not None:
+        return shrunk
+    for one, v in ((x, y), (y, x)):
+        c = const_value(one)
+        if c == 1 and _float_like(b, v):
+            return v
+        if c == -1 and _float_like(b, v):
+            return b.call(operator.neg, v)
+    return None
+
+
+@fold(operator.truediv)
+def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.truediv, b, x, y) or _sign_out(operator.truediv, b, x, y)
+    if shrunk is not None:
+        return shrunk
+    return x if const_value(y) == 1 and _float_like(b, x) else None
+
+
+@fold(operator.add)
+def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.add, b, x, y)
+    if shrunk is not None:
+        return shrunk
+    for zero, v in ((x, y), (y, x)):
+        if const_value(zero) == 0 and _float_like(b, v):
+            return v
+    for neg, v in ((y, x), (x, y)):  # v + (-u) is v - u
+        u = _negated(b, neg)
+        if u is not None:
+            return b.call(operator.sub, v, u)
+    return None
+
+
+def _negated(b, v):
+    """``u`` if ``v`` was built here as ``-u``."""
+    for st in reversed(b.body):
+        if st.target is v:
+            return st.args[0] if st.prim.fn is operator.neg else None
+    return None
+
+
+@fold(operator.sub)
+def _(b, x, y, **kw):
+    shrunk = _without_expand(operator.sub, b, x, y)
+    if shrunk is not None:
+        return shrunk
+    if const_value(y) == 0 and _float_like(b, x):
+        return x
+    if const_value(x) == 0 and _float_like(b, y):
+        return b.call(operator.neg, y)
+    w = _negated(b, y)  # v - (-w) is v + w
+    return None if w is None else b.call(operator.add, x, w)
+
+
+@fold(operator.pow)
+def _(b, x, y, **kw):
+    return x if const_value(y) == 1 and _float_like(b, x) else None
+
+
+@fold(operator.neg)
+def _(b, x, **kw):
+    return _negated(b, x)  # -(-u) is u
+
+
+@fold(unbroadcast)
+def _(b, v, x, **kw):
+    """Nothing to do when the shapes agree; a plain np.sum when both are known."""
+    have, want = b.aval(v).shape, b.aval(x).shape
+    if have == () or (have is not None and have == want):  # nothing broadcasts into a scalar result
+        return v
+    expanded = _expanded_scalar(b, v)
+    if expanded is not None and want == () and isinstance(have, tuple):  # the sum of n copies of s
+        return b.call(operator.mul, expanded[0], Const(int(np.prod(have))))
+    if isinstance(have, tuple) and isinstance(want, tuple):
+        if not want:
+            return b.call(np.sum, v)
+        lead = len(have) - len(want)
+        if lead:
+            v = b.call(np.sum, v, axis=Const(_axes(range(lead))))
+        ones = [i for i, n in enumerate(want) if n == 1 and have[lead + i] != 1]
+        if ones:
+            v = b.call(np.sum, v, axis=Const(_axes(ones)), keepdims=Const(True))
+        return v
+    return None
+
+
+def _axes(axes):
+    axes = tuple(axes)
+    return axes[0] if len(axes) == 1 else axes
+
+
+@fold(expand_to)
+def _(b, v, x, axis=None, keepdims=None):
+    want = b.aval(x).shape
+    if want == () or (want is not None and b.aval(v).shape == want):
+        return v
+    return None
+
+
+@fold(np.size)
+def _(b, x, **kw):
+    shape = b.aval(x).shape
+    return Const(int(np.prod(shape))) if isinstance(shape, tuple) else None
+
+
+@fold(np.ndim)
+def _(b, x, **kw):
+    shape = b.aval(x).shape
+    return Const(len(shape)) if isinstance(shape, tuple) else None

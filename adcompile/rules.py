@@ -414,59 +414,16 @@ lookup(owned).fresh = lookup(np.copy).fresh = True
 
 
 # Functions whose result is floating point whatever their arguments (1 / 2 is 0.5): their abstract values say so.
-for _fn in (
-    operator.truediv,
-    np.divide,
-    np.sin,
-    np.cos,
-    np.tan,
-    np.arcsin,
-    np.arccos,
-    np.arctan,
-    np.arctan2,
-    np.sinh,
-    np.cosh,
-    np.tanh,
-    np.arcsinh,
-    np.arccosh,
-    np.arctanh,
-    np.exp,
-    np.exp2,
-    np.expm1,
-    np.log,
-    np.log1p,
-    np.log2,
-    np.log10,
-    np.sqrt,
-    np.cbrt,
-    np.hypot,
-):
-    lookup(_fn).shape_rule = A.elementwise_float
-for _fn in (
-    math.sin,
-    math.cos,
-    math.tan,
-    math.asin,
-    math.acos,
-    math.atan,
-    math.atan2,
-    math.sinh,
-    math.cosh,
-    math.tanh,
-    math.asinh,
-    math.acosh,
-    math.atanh,
-    math.exp,
-    math.expm1,
-    math.log,
-    math.log1p,
-    math.log2,
-    math.log10,
-    math.sqrt,
-    math.pow,
-    math.hypot,
-):
-    lookup(_fn).shape_rule = A.scalar_float
+_FLOAT_VALUED = {
+    np: "divide sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh arcsinh arccosh arctanh exp exp2 expm1 log "
+    "log1p log2 log10 sqrt cbrt hypot",
+    math: "sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh exp expm1 log log1p log2 log10 sqrt pow "
+    "hypot",
+}
+lookup(operator.truediv).shape_rule = A.elementwise_float
+for _module, _names in _FLOAT_VALUED.items():
+    for _name in _names.split():
+        lookup(getattr(_module, _name)).shape_rule = A.elementwise_float if _module is np else A.scalar_float
 
 # Shape queries, constant makers and piecewise-constant functions: their derivative is zero wherever it exists, so
 # their results are constants to the reverse sweep. Shape queries fold at compile time when the shape is known.

@@ -106,7 +106,8 @@ def _normalise(prim: Primitive, args, kw, loc):
     if len(args) > n:
         names = names or accepted
         if len(args) > len(names):
-            raise NonDifferentiableError(f"{prim.display}() takes at most {len(names)} positional arguments", loc)
+            many = f"{len(names)} positional argument" + ("s" if len(names) != 1 else "")
+            raise NonDifferentiableError(f"{prim.display}() is differentiable with at most {many}", loc)
         kw = tuple(zip(names[n : len(args)], args[n:])) + kw
         args = args[:n]
     required = [p for p in accepted[:n] if p not in t.defaults]

@@ -146,7 +146,9 @@ def wrong_arity(x):
 def test_call_with_too_many_arguments_is_rejected():
     with pytest.raises(NonDifferentiableError) as info:
         grad(wrong_arity)(1.0)
-    assert "np.sin() is not differentiable with the argument out=" in str(info.value)
+    # NumPy versions with a signature for ufuncs name the extra argument (out=); older ones only count
+    message = info.value.message
+    assert "np.sin() is not differentiable with the argument out=" in message or "at most 1 positional" in message
 
 
 def with_initial(x):

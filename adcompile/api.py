@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import weakref
 
 import numpy as np
@@ -24,7 +25,7 @@ from . import avals as A
 from . import rules as _rules  # noqa: F401  (registers the rule table)
 from . import simplify as _simplify  # noqa: F401  (and its simplifications)
 from .codegen import compile_function, generate
-from .errors import UnsupportedSyntaxError
+from .errors import SourceUnavailableError, UnsupportedSyntaxError
 from .frontend import Source, read_source
 from .ir import Function, format_ir
 from .lower import lower_function
@@ -63,6 +64,11 @@ def _compiled(fun) -> _Compiled:
         raise UnsupportedSyntaxError(
             f"{fun.__name__} is already a derivative made by adcompile; derivatives of derivatives are not "
             "supported yet"
+        )
+    if not isinstance(fun, types.FunctionType):
+        raise SourceUnavailableError(
+            f"{fun!r} is not a Python function; adcompile differentiates functions written in Python",
+            hint="wrap it in a def, or declare it a primitive with @adcompile.vjp(...)",
         )
     c = _COMPILED.get(fun)
     if c is None:
@@ -124,14 +130,12 @@ class _Derivative:
 
     def __init__(self, fun, argnums, with_value: bool):
         self.fun = fun
-        self.compiled = _compiled(fun)
-        if not callable(fun):
-            raise TypeError(f"cannot differentiate {fun!r}: it is not a function")
         if inspect.ismethod(fun):
             raise TypeError(
                 f"cannot differentiate the bound method {fun.__qualname__}; differentiate a plain function "
                 "that takes the object's data as arguments"
             )
+        self.compiled = _compiled(fun)
         self.signature = inspect.signature(fun, follow_wrapped=False)
         if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in self.signature.parameters.values()):
             self.compiled.primal()  # raises the located error about *args / **kwargs
@@ -253,18 +257,24 @@ def value_and_grad(fun=None, argnums: int | tuple = 0):
     return _transform(fun, argnums, with_value=True)
 
 
-def derivative_source(fun, argnums: int | tuple = 0, *, with_value: bool = False, args=None, black: bool = True) -> str:
+def derivative_source(
+    fun, argnums: int | tuple = 0, *, with_value: bool = False, args=None, kwargs=None, black: bool = True
+) -> str:
     """The Python source of ``fun``'s adjoint, as ``adcompile show`` prints it.
 
     Without ``args`` the source is generic (it works for any argument shapes, so broadcasting helpers appear);
-    with example ``args`` it is the version specialised to their types and shapes, the one ``grad`` runs for them.
+    with example ``args`` (and ``kwargs``, bound like a call) it is the version specialised to their types and
+    shapes, the one ``grad`` runs for them.
     """
     d = getattr(fun, "_adcompile", None)
     if d is not None:  # a grad(...) wrapper: show what it computes
         fun, argnums, with_value = d.fun, d.argnums, d.with_value
     d = _Derivative(fun, argnums, with_value)
     if args is not None:
-        args, _ = d.positional(tuple(args), {})
+        try:
+            args, _ = d.positional(tuple(args), dict(kwargs or {}))
+        except TypeError as e:
+            raise TypeError(f"example arguments for {d.name}(): {e}") from None
         for i in d.diff:
             _check_differentiable(args[i], i, d.name)
     source, _ = d.build(d.compiled.primal(), args)

@@ -75,7 +75,10 @@ def _value(text: str):
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        value = eval(text, {"np": np, "numpy": np})  # noqa: S307 -- the user's own command line
+        try:
+            value = eval(text, {"np": np, "numpy": np})  # noqa: S307 -- the user's own command line
+        except Exception as e:
+            raise SystemExit(f"adcompile: cannot evaluate --at value {text!r}: {e}") from None
     if isinstance(value, (list, tuple)):
         value = np.asarray(value, dtype=float)
     if isinstance(value, int) and not isinstance(value, bool):

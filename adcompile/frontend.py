@@ -69,12 +69,7 @@ def read_source(fn) -> Source:
     ``functools.wraps`` computes something else than the function it wraps.
     """
     target = fn
-    code = getattr(target, "__code__", None)
-    if code is None:
-        raise SourceUnavailableError(
-            f"{fn!r} is not a Python function; adcompile differentiates functions written in Python",
-            hint="wrap it in a def, or declare it a primitive with @adcompile.vjp(...)",
-        )
+    code = target.__code__
     try:
         lines, firstlineno = inspect.getsourcelines(code)  # the code object: inspect would unwrap a function
     except (OSError, TypeError) as e:

@@ -16,7 +16,7 @@ import types
 import numpy as np
 
 from .builder import Builder, is_number
-from .errors import Location, NonDifferentiableError, UnsupportedSyntaxError
+from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
 from .frontend import Source
 from .ir import Const, Function, Global, Return, Var
 from .primitives import BINOPS, UNARYOPS, Primitive, lookup
@@ -386,7 +386,10 @@ def lower_rule(b: Builder, prim: Primitive, kind: str, index: int, bindings: dic
 
         if hasattr(builtins, name):
             return getattr(builtins, name)
-        raise NameError(f"{name!r} in the {kind} rule of {prim.name}")
+        raise AdCompileError(
+            f"the {kind} rule of {prim.display} uses the name {name!r}, which is not a global of its module",
+            hint="rules may use their parameters, module-level names and builtins (closures are not read)",
+        )
 
     def loc(node):
         return b.loc

@@ -329,3 +329,34 @@ def test_bound_methods_are_rejected():
 
     with pytest.raises(TypeError, match="bound method"):
         grad(Model().f)
+
+
+@pytest.mark.parametrize("thing", [np.sin, math.exp, 3.0])
+def test_things_that_are_not_python_functions_get_a_clear_error(thing):
+    with pytest.raises(SourceUnavailableError, match="not a Python function"):
+        grad(thing)
+
+
+def test_rule_using_an_unknown_name_is_an_adcompile_error():
+    def scaled_identity(x):
+        return x * 2.0
+
+    factor = 2.0
+
+    @adcompile.vjp(scaled_identity)
+    def _(g, ans, x):
+        return g * factor  # a closure variable: rules only see their module's globals
+
+    with pytest.raises(AdCompileError, match="factor"):
+        grad(lambda x: scaled_identity(x) * 1.0)(1.0)
+
+
+def keyword_only(x, *, k):
+    return k * x * x
+
+
+def test_derivative_source_binds_keyword_arguments_like_a_call():
+    src = adcompile.derivative_source(keyword_only, args=(1.5,), kwargs={"k": 2.0}, black=False)
+    assert src.startswith("def keyword_only_grad(x, *, k):")
+    with pytest.raises(TypeError, match="keyword_only\\(\\): missing a required argument: 'k'"):
+        adcompile.derivative_source(keyword_only, args=(1.5,))

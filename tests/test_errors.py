@@ -358,5 +358,5 @@ def keyword_only(x, *, k):
 def test_derivative_source_binds_keyword_arguments_like_a_call():
     src = adcompile.derivative_source(keyword_only, args=(1.5,), kwargs={"k": 2.0}, black=False)
     assert src.startswith("def keyword_only_grad(x, *, k):")
-    with pytest.raises(TypeError, match="keyword_only\\(\\): missing a required argument: 'k'"):
+    with pytest.raises(TypeError, match="keyword_only\\(\\): missing a required .*argument: 'k'"):
         adcompile.derivative_source(keyword_only, args=(1.5,))

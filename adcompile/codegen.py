@@ -18,6 +18,7 @@ import hashlib
 import keyword
 import linecache
 import math
+import os
 
 import numpy as np
 
@@ -74,9 +75,9 @@ def generate(fn: Function) -> tuple[str, dict]:
     group = None
     holder: dict = {}  # name -> variable it holds now
     for i, st in enumerate(fn.body):
-        if st.loc is not None and (st.sweep, st.loc.line) != group:
-            group = (st.sweep, st.loc.line)
-            lines.append("    " + _comment(st))
+        if st.loc is not None and (st.sweep, st.loc.line, st.loc.filename) != group:
+            group = (st.sweep, st.loc.line, st.loc.filename)
+            lines.append("    " + _comment(st, fn.filename))
         rhs = _expression(st, operand, callee)
         lines.append("    " + ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
         holder[names[st.target]] = st.target
@@ -137,9 +138,13 @@ def _literal(value) -> ast.expr:
     return ast.Constant(value)
 
 
-def _comment(st: Assign) -> str:
+def _comment(st: Assign, filename: str) -> str:
     text = st.loc.source_line().strip()
-    where = f"line {st.loc.line}"
+    where = (
+        f"line {st.loc.line}" if st.loc.filename == filename else f"{os.path.basename(st.loc.filename)}:{st.loc.line}"
+    )
+    if st.loc.function:
+        where += f", in {st.loc.function}"
     return f"# {where}: {text}" if st.sweep == "forward" else f"# adjoint of {where}: {text}"
 
 

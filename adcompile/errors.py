@@ -22,6 +22,7 @@ class Location:
     line: int
     col: int = 0
     end_col: int | None = None
+    function: str | None = None  # the user's function it is in, when inlined into another
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.line}:{self.col + 1}"

@@ -11,13 +11,15 @@ the operands of the statement being differentiated (see :func:`lower_rule`).
 from __future__ import annotations
 
 import ast
+import dataclasses
+import inspect
 import types
 
 import numpy as np
 
 from .builder import Builder, is_number
 from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
-from .frontend import Source
+from .frontend import Source, read_source
 from .ir import Const, Function, Global, Return, Var
 from .primitives import BINOPS, UNARYOPS, Primitive, lookup
 
@@ -73,13 +75,17 @@ class _Ref:
 class Lowerer:
     """Lowers one function body (or one rule expression) into a :class:`Builder`."""
 
-    def __init__(self, builder: Builder, scope: dict, resolve, loc, literal_globals: bool = False):
+    def __init__(self, builder: Builder, scope: dict, resolve, loc, literal_globals=False, deps=None, calls=()):
         self.b = builder
         self.scope = scope  # local name -> operand
         self.resolve = resolve  # (name, node) -> object
         self.loc = loc  # node -> Location
         self.literal_globals = literal_globals  # rules: module-level numbers become literals
         self.locals: set = set()
+        self.params: set = set()  # variables owned by the caller: never written in place
+        self.deps = deps  # the freshness record that inlined functions' free names join
+        self.calls = calls  # the user functions being inlined, outermost first (to catch recursion)
+        self.return_hint = ""  # what the caller will call this function's result
 
     # -- statements -----------------------------------------------------------------------------------
     def block(self, stmts) -> Return | None:
@@ -144,7 +150,7 @@ class Lowerer:
             raise UnsupportedSyntaxError("the function returns None; return the value to differentiate", self.loc(st))
         if isinstance(st.value, ast.Tuple):
             return Return(tuple(self.expr(e) for e in st.value.elts), self.loc(st))
-        return Return(self.expr(st.value), self.loc(st))
+        return Return(self.expr(st.value, self.return_hint, allow_tuple=True), self.loc(st))
 
     def _expr_stmt(self, st: ast.Expr):
         if isinstance(st.value, ast.Constant):  # a docstring or a bare literal does nothing
@@ -168,23 +174,31 @@ class Lowerer:
             )
 
     def unpack(self, target: ast.Tuple, value):
-        if not (isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts)):
-            raise UnsupportedSyntaxError(
-                "unpacking a value that is not a tuple literal of the same length is not supported yet",
-                self.loc(value),
-            )
-        values = [self.expr(v, t.id if isinstance(t, ast.Name) else "") for t, v in zip(target.elts, value.elts)]
+        if isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts):
+            values = [self.expr(v, t.id if isinstance(t, ast.Name) else "") for t, v in zip(target.elts, value.elts)]
+        else:
+            values = self.expr(value, allow_tuple=True) if isinstance(value, ast.Call) else None
+            if not (isinstance(values, tuple) and len(values) == len(target.elts)):
+                raise UnsupportedSyntaxError(
+                    f"only a tuple literal or a call returning {len(target.elts)} values can be unpacked here",
+                    self.loc(value),
+                )
         for t, v in zip(target.elts, values):
             if isinstance(t, ast.Tuple):
                 raise UnsupportedSyntaxError("nested unpacking is not supported yet", self.loc(t))
             self.scope[t.id] = v
 
     # -- expressions ----------------------------------------------------------------------------------
-    def expr(self, node, hint: str = ""):
+    def expr(self, node, hint: str = "", allow_tuple: bool = False):
         handler = EXPRESSIONS.get(type(node))
         if handler is None:
             self.unsupported(node)
         value = handler(self, node, hint)
+        if isinstance(value, tuple) and not allow_tuple:
+            raise UnsupportedSyntaxError(
+                "this call returns several values; unpack them (a, b = f(...)) before using them",
+                self.loc(node),
+            )
         if isinstance(value, _Ref):
             raise UnsupportedSyntaxError(
                 f"{value.text} is a {type(value.obj).__name__}, not a number or an array", self.loc(node)
@@ -277,7 +291,7 @@ class Lowerer:
         if not isinstance(callee, _Ref):
             raise UnsupportedSyntaxError("only functions named directly can be called", self.loc(node.func))
         prim = lookup(callee.obj)
-        if prim is None:
+        if prim is None and not isinstance(callee.obj, types.FunctionType):
             raise _no_rule(callee, self.loc(node))
         for arg in node.args:
             if isinstance(arg, ast.Starred):
@@ -286,7 +300,67 @@ class Lowerer:
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
         args = [self.expr(a) for a in node.args]
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        if prim is None:
+            return self.inline(callee, args, kwargs, node, hint)
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
+
+    def inline(self, callee: _Ref, args, kwargs, node, hint):
+        """Lower the body of the user's function ``callee`` in place, its parameters bound to the arguments.
+
+        The callee's names resolve in its own module and closure, errors point into its own file, and the free
+        names it uses join the caller's freshness record. Its result is an operand, or a tuple of operands.
+        """
+        fn, loc = callee.obj, self.loc(node)
+        if fn in self.calls:
+            raise UnsupportedSyntaxError(
+                f"the recursive call to {callee.text}() is not supported yet", loc, hint="write the recursion as a loop"
+            )
+        if hasattr(fn, "_adcompile"):
+            raise UnsupportedSyntaxError(
+                f"{callee.text} is a derivative made by adcompile; derivatives of derivatives are not supported yet",
+                loc,
+            )
+        src = read_source(fn)
+        if self.deps is not None:
+            src.deps = self.deps
+        fnode = src.node
+        if fnode.args.vararg or fnode.args.kwarg:
+            raise UnsupportedSyntaxError(f"{callee.text}() takes *args or **kwargs, which are not supported", loc)
+        try:
+            bound = inspect.signature(fn, follow_wrapped=False).bind(*args, **kwargs)
+        except TypeError as e:
+            raise UnsupportedSyntaxError(f"{callee.text}(): {e}", loc) from None
+        bound.apply_defaults()
+        scope = {name: self.default(v, name, node) for name, v in bound.arguments.items()}
+
+        def loc(n):
+            return dataclasses.replace(src.loc(n), function=callee.text)
+
+        child = Lowerer(self.b, scope, src.resolve, loc, deps=self.deps, calls=(*self.calls, fn))
+        child.params = {v for v in scope.values() if isinstance(v, Var)}
+        child.return_hint = hint
+        saved = self.b.loc
+        if isinstance(fnode, ast.Lambda):
+            self.b.loc = loc(fnode.body)
+            result = child.expr(fnode.body, hint, allow_tuple=True)
+        else:
+            child.locals = _assigned_names(fnode)
+            ret = child.block(fnode.body)
+            if ret is None:
+                raise UnsupportedSyntaxError(
+                    f"{callee.text}() has no return statement, so it returns None", src.loc(fnode)
+                )
+            result = ret.value
+        self.b.loc = saved
+        return result
+
+    def default(self, value, name: str, node):
+        """An argument bound by the call (an operand already) or a parameter's default value (a literal)."""
+        if isinstance(value, (Var, Const, Global)):
+            return value
+        if is_number(value) or isinstance(value, _LITERAL_TYPES):
+            return Const(value.item() if isinstance(value, np.generic) else value)
+        return self.wrap(value, name, node)
 
     def at(self, node) -> Builder:
         """The builder, with errors raised while building ``node`` pointing at it."""
@@ -329,13 +403,6 @@ def _op_text(node) -> str:
 
 
 def _no_rule(callee: _Ref, loc: Location):
-    obj = callee.obj
-    if isinstance(obj, types.FunctionType):
-        return UnsupportedSyntaxError(
-            f"calls to Python functions such as {callee.text}() are not supported yet",
-            loc,
-            hint=f"inline its body here, or declare it a primitive with @adcompile.vjp({callee.text}) and a rule",
-        )
     return NonDifferentiableError(
         f"no derivative rule for {callee.text}()",
         loc,
@@ -354,14 +421,14 @@ def lower_function(src: Source) -> Function:
     params = [Var(n) for n in names]
     kwvars = [Var(n) for n in kwonly]
     b = Builder()
-    low = Lowerer(b, dict(zip(names + kwonly, params + kwvars)), src.resolve, src.loc)
+    low = Lowerer(b, dict(zip(names + kwonly, params + kwvars)), src.resolve, src.loc, deps=src.deps)
     low.params = set(params + kwvars)
     if isinstance(node, ast.Lambda):
         b.loc = src.loc(node.body)
         ret = Return(low.expr(node.body), src.loc(node.body))
         name = "lambda"
     else:
-        low.locals = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        low.locals = _assigned_names(node)
         ret = low.block(node.body)
         if ret is None:
             raise UnsupportedSyntaxError(
@@ -371,6 +438,11 @@ def lower_function(src: Source) -> Function:
             )
         name = node.name
     return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars)
+
+
+def _assigned_names(fnode) -> set:
+    """The function's local variables: every name it assigns."""
+    return {n.id for n in ast.walk(fnode) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def lower_rule(b: Builder, prim: Primitive, kind: str, index: int, bindings: dict, hint: str = ""):
@@ -395,7 +467,6 @@ def lower_rule(b: Builder, prim: Primitive, kind: str, index: int, bindings: dic
         return b.loc
 
     low = Lowerer(b, scope, resolve, loc, literal_globals=True)
-    low.params = set()
     for st in t.body:
         STATEMENTS[type(st)](low, st)
     return low.expr(t.outputs[index], hint)

@@ -125,20 +125,6 @@ def test_callable_without_rule_names_it_and_how_to_register_one():
     assert "@adcompile.vjp(np.floor)" in info.value.hint
 
 
-def helper(x):
-    return x * 2.0
-
-
-def calls_helper(x):
-    return helper(x) + 1.0
-
-
-def test_call_to_a_python_function_is_rejected_clearly():
-    with pytest.raises(UnsupportedSyntaxError) as info:
-        grad(calls_helper)(1.0)
-    assert_points_at(info.value, calls_helper, "return helper(x)", "helper(x)")
-
-
 def wrong_arity(x):
     return np.sin(x, x)
 

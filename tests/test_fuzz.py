@@ -1,7 +1,7 @@
 """Random straight-line programs: adcompile's gradient must match finite differences on every one.
 
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
-domains, fan-out through reused variables, shadowing -- saves each as a module so adcompile can read its source,
+domains, calls to a helper function, fan-out through reused variables, shadowing -- saves each as a module
 and compares ``grad`` with central differences. ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
 
@@ -60,6 +60,14 @@ BINARY = [
 ]
 
 
+# A user function the programs call: inlined by adcompile, so its body is differentiated in place.
+HELPER = """
+def helper(a, b=0.5):
+    t = np.sin(a) * b
+    return t + a * b * b
+"""
+
+
 def expressions(names, lib):
     leaves = st.sampled_from(names) | st.sampled_from(["0.5", "1.25", "2.0", "3"])
 
@@ -91,7 +99,7 @@ def load(body: str):
     name = f"fuzz_{next(_counter)}"
     path = os.path.join(_DIR, f"{name}.py")
     with open(path, "w") as f:
-        f.write(f"import math\nimport numpy as np\n\n\ndef f(x, y, z):\n{body}\n")
+        f.write(f"import math\nimport numpy as np\n\n{HELPER}\n\ndef f(x, y, z):\n{body}\n")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -114,6 +114,20 @@ def scalar_float(avals, kwargs, loc=None) -> Aval:
     return FLOAT_SCALAR
 
 
+def elementwise_bool(avals, kwargs, loc=None) -> Aval:
+    """Comparisons: the broadcast shape, booleans."""
+    shape = broadcast_shape([a.shape for a in avals], loc)
+    return Aval(shape, "b", result_array(shape))
+
+
+def join(a: Aval, b: Aval) -> Aval:
+    """What is known of a value that is ``a`` on one path and ``b`` on the other."""
+    if a == b:
+        return a
+    shape = a.shape if a.shape == b.shape else None
+    return Aval(shape, join_kind([a.kind, b.kind]), a.array if a.array == b.array else None)
+
+
 def int_scalar(avals, kwargs, loc=None) -> Aval:
     return Aval((), "i", False)
 

@@ -36,7 +36,15 @@ class Builder:
     def remember(self, statements):
         """Let later identical operations reuse these statements' results instead of recomputing them."""
         for st in statements:
-            self.memo.setdefault(_key(st.prim, st.args, st.kwargs), st.target)
+            if isinstance(st, Assign):  # not what a branch computes: that is not available after it
+                self.memo.setdefault(_key(st.prim, st.args, st.kwargs), st.target)
+
+    def producer(self, v):
+        """The statement of the body being built that assigns ``v``, if there is one."""
+        for st in reversed(self.body):
+            if isinstance(st, Assign) and st.target is v:
+                return st
+        return None
 
     def aval(self, op) -> A.Aval:
         if isinstance(op, Var):

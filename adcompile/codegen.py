@@ -22,8 +22,8 @@ import os
 
 import numpy as np
 
-from .ir import Assign, Function, Global, Var
-from .primitives import BINOPS, UNARYOPS
+from .ir import Assign, Function, Global, If, Var, walk
+from .primitives import BINOPS, COMPARES, UNARYOPS
 
 _ROOTS = {"np": np, "math": math}
 
@@ -44,24 +44,50 @@ class _Namespace:
         return name
 
 
+def _events(body, out: list) -> list:
+    """The statements of ``body`` in execution-text order, branches as markers around their bodies."""
+    for st in body:
+        if isinstance(st, If):
+            out.append(("if", st))
+            _events(st.then, out)
+            out.append(("then_end", st))
+            out.append(("else", st))
+            _events(st.orelse, out)
+            out.append(("else_end", st))
+        else:
+            out.append(("assign", st))
+    return out
+
+
+def _uses(kind, st) -> list:
+    if kind == "assign" or kind == "if":
+        return list(st.operands())
+    if kind == "then_end":
+        return [j[1] for j in st.joins]
+    if kind == "else_end":
+        return [j[2] for j in st.joins]
+    return []
+
+
 def generate(fn: Function) -> tuple[str, dict]:
     """Python source for ``fn`` and the globals it needs."""
+    events = _events(fn.body, [])
     ns = _Namespace()
     callee: dict = {}  # primitive -> ast expression of the callable
-    for st in fn.body:
-        if st.prim not in callee and st.prim.op_node is None:
+    for st in walk(fn.body):
+        if isinstance(st, Assign) and st.prim not in callee and st.prim.op_node is None:
             callee[st.prim] = _callee_ast(st.prim, ns)
     glob_names = {}
-    for st in fn.statements():
-        for op in st.operands():
+    for kind, st in [*events, ("return", fn.ret)]:
+        for op in fn.ret.operands() if kind == "return" else _uses(kind, st):
             if isinstance(op, Global) and id(op.value) not in glob_names:
                 glob_names[id(op.value)] = ns.bind(op.name, op.value)
-    last_use = _last_uses(fn)
-    names = _name_vars(fn, set(ns.globals) | set(dir(builtins)), last_use)
-    dying: dict = {}  # statement index -> arrays to release after it
+    last_use = _last_uses(events, fn.ret)
+    names = _name_vars(fn, events, set(ns.globals) | set(dir(builtins)), last_use)
+    dying: dict = {}  # event index -> arrays to release after it
     returned = set(fn.ret.operands())
     for v in fn.release:
-        if v in last_use and v not in returned:
+        if v in last_use and v not in returned and events[last_use[v]][0] == "assign":
             dying.setdefault(last_use[v], []).append(v)
 
     def operand(op) -> ast.expr:
@@ -74,16 +100,45 @@ def generate(fn: Function) -> tuple[str, dict]:
     lines = [f"def {fn.name}({_signature(fn, names)}):"]
     group = None
     holder: dict = {}  # name -> variable it holds now
-    for i, st in enumerate(fn.body):
-        if st.loc is not None and (st.sweep, st.loc.line, st.loc.filename) != group:
-            group = (st.sweep, st.loc.line, st.loc.filename)
-            lines.append("    " + _comment(st, fn.filename))
-        rhs = _expression(st, operand, callee)
-        lines.append("    " + ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
-        holder[names[st.target]] = st.target
-        free = sorted(names[v] for v in dying.get(i, ()) if holder.get(names[v]) is v)
-        if free:  # a large array is freed at its last use, so NumPy can reuse its memory
-            lines.append(f"    del {', '.join(free)}")
+    depth = 1
+    opened: list = []  # for each open branch body: the index in lines where it starts
+
+    def put(text: str):
+        lines.append("    " * depth + text)
+
+    def assign(target: Var, value) -> None:
+        if not (isinstance(value, Var) and names[value] == names[target]):
+            put(f"{names[target]} = {ast.unparse(operand(value))}")
+        holder[names[target]] = target
+
+    for i, (kind, st) in enumerate(events):
+        if kind == "assign" or kind == "if":
+            if st.loc is not None and (st.sweep, st.loc.line, st.loc.filename) != group:
+                group = (st.sweep, st.loc.line, st.loc.filename)
+                put(_comment(st, fn.filename))
+        if kind == "assign":
+            rhs = _expression(st, operand, callee)
+            put(ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
+            holder[names[st.target]] = st.target
+            free = sorted(names[v] for v in dying.get(i, ()) if holder.get(names[v]) is v)
+            if free:  # a large array is freed at its last use, so NumPy can reuse its memory
+                put(f"del {', '.join(free)}")
+        elif kind == "if":
+            put(f"if {ast.unparse(operand(st.test))}:")
+            depth += 1
+            opened.append(len(lines))
+        elif kind in ("then_end", "else_end"):
+            side = 1 if kind == "then_end" else 2
+            for join in st.joins:
+                assign(join[0], join[side])
+            if len(lines) == opened.pop():
+                put("pass")
+            depth -= 1
+            group = None
+        elif kind == "else":
+            put("else:")
+            depth += 1
+            opened.append(len(lines))
 
     def structure(value) -> ast.expr:
         return ast.Tuple([structure(v) for v in value]) if isinstance(value, tuple) else operand(value)
@@ -125,6 +180,8 @@ def _expression(st: Assign, operand, callee) -> ast.expr:
         return ast.BinOp(args[0], node(), args[1])
     if node in UNARYOPS:
         return ast.UnaryOp(node(), args[0])
+    if node in COMPARES:
+        return ast.Compare(args[0], [node()], [args[1]])
     keywords = [ast.keyword(k, operand(v)) for k, v in st.kwargs]
     return ast.Call(callee[st.prim], args, keywords)
 
@@ -155,17 +212,20 @@ def _signature(fn: Function, names: dict) -> str:
     return ", ".join(parts)
 
 
-def _last_uses(fn: Function) -> dict:
-    """Variable -> index of the last statement that reads it (the return counts as statement len(body))."""
+def _last_uses(events, ret) -> dict:
+    """Variable -> index of the last event that reads it (the return counts as index len(events))."""
     last_use: dict = {}
-    for i, st in enumerate(fn.statements()):
-        for op in st.operands():
+    for i, (kind, st) in enumerate(events):
+        for op in _uses(kind, st):
             if isinstance(op, Var):
                 last_use[op] = i
+    for op in ret.operands():
+        if isinstance(op, Var):
+            last_use[op] = len(events)
     return last_use
 
 
-def _name_vars(fn: Function, reserved: set, last_use: dict) -> dict:
+def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
     """Deterministic Python names for every variable (see the module docstring)."""
     names: dict = {}
     holder: dict = {}  # name -> variable currently holding it
@@ -173,24 +233,30 @@ def _name_vars(fn: Function, reserved: set, last_use: dict) -> dict:
         names[p] = p.hint
         holder[p.hint] = p
     temp = 0
-    for i, st in enumerate(fn.body):
-        v = st.target
-        if not v.hint:
-            temp += 1
-            candidate = f"_t{temp}"
-            while candidate in reserved or candidate in holder:
+    for i, (kind, st) in enumerate(events):
+        if kind == "assign":
+            targets = [st.target]
+        elif kind == "then_end":
+            targets = [j[0] for j in st.joins]
+        else:
+            continue
+        for v in targets:
+            if not v.hint:
                 temp += 1
                 candidate = f"_t{temp}"
-        else:
-            base = v.hint
-            candidate, k = base, 1
-            while (
-                candidate in reserved
-                or keyword.iskeyword(candidate)
-                or (candidate in holder and last_use.get(holder[candidate], -1) > i)
-            ):
-                k += 1
-                candidate = f"{base}_{k}"
-        names[v] = candidate
-        holder[candidate] = v
+                while candidate in reserved or candidate in holder:
+                    temp += 1
+                    candidate = f"_t{temp}"
+            else:
+                base = v.hint
+                candidate, k = base, 1
+                while (
+                    candidate in reserved
+                    or keyword.iskeyword(candidate)
+                    or (candidate in holder and last_use.get(holder[candidate], -1) > i)
+                ):
+                    k += 1
+                    candidate = f"{base}_{k}"
+            names[v] = candidate
+            holder[candidate] = v
     return names

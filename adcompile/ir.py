@@ -74,6 +74,45 @@ class Assign:
 
 
 @dataclass(eq=False)
+class If:
+    """``if test: then else: orelse``, after which each join ``(v, a, b)`` binds ``v`` to ``a`` or ``b``.
+
+    The joins are the SSA φ-functions of the branch: every variable assigned differently on the two paths (and
+    the function's result, when the branches return) gets one.
+    """
+
+    test: object
+    then: list
+    orelse: list
+    joins: list  # [(Var, operand on the then path, operand on the else path)]
+    loc: Location | None = None
+    sweep: str = "forward"
+
+    def operands(self):
+        yield self.test
+
+
+def walk(body):
+    """Every statement of ``body``, nested ones included, in program order (a branch's joins after its bodies)."""
+    for st in body:
+        yield st
+        if isinstance(st, If):
+            yield from walk(st.then)
+            yield from walk(st.orelse)
+
+
+def defined(body) -> set:
+    """The variables that statements of ``body`` (nested ones included) assign."""
+    out = set()
+    for st in walk(body):
+        if isinstance(st, If):
+            out.update(j[0] for j in st.joins)
+        else:
+            out.add(st.target)
+    return out
+
+
+@dataclass(eq=False)
 class Return:
     """The function's exit: one operand, or a (possibly nested) tuple of operands."""
 
@@ -143,16 +182,41 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
             return op.name
         return repr(op.value)
 
-    for k, st in enumerate(fn.body, start=1):
-        names[st.target] = _u(k, ascii_only)
-        rhs = st.prim.textbook([show(a) for a in st.args], [(key, show(v)) for key, v in st.kwargs], ascii_only)
-        rows.append((names[st.target], rhs, st.target.hint, f"line {st.loc.line}" if st.loc else ""))
+    counter = [0]
+
+    def number(v: Var) -> str:
+        counter[0] += 1
+        names[v] = _u(counter[0], ascii_only)
+        return names[v]
+
+    def emit(body, indent: str):
+        for st in body:
+            where = f"line {st.loc.line}" if st.loc else ""
+            if isinstance(st, If):
+                rows.append((f"{indent}if {show(st.test)}:", "", "", where))
+                for label, branch, side in (("", st.then, 1), ("else:", st.orelse, 2)):
+                    if label:
+                        rows.append((f"{indent}else:", "", "", ""))
+                    emit(branch, indent + "    ")
+                    for j in st.joins:
+                        if j[0] not in names:
+                            number(j[0])
+                        rows.append((f"{indent}    {names[j[0]]}", show(j[side]), j[0].hint, ""))
+                continue
+            lhs = indent + number(st.target)
+            rhs = st.prim.textbook([show(a) for a in st.args], [(key, show(v)) for key, v in st.kwargs], ascii_only)
+            rows.append((lhs, rhs, st.target.hint, where))
+
+    emit(fn.body, "")
     ret_line = f"line {fn.ret.loc.line}" if fn.ret.loc else ""
-    lhs_w = max(len(r[0]) for r in rows)
+    lhs_w = max(len(r[0]) for r in rows if r[1] or not r[0].endswith(":"))
     rhs_w = max(len(r[1]) for r in rows)
     name_w = max(len(r[2]) for r in rows)
     lines = [f"{fn.name}({', '.join(p.hint for p in inputs)})"]
     for lhs, rhs, name, where in rows:
+        if not rhs and lhs.rstrip().endswith(":"):  # if u₃: / else:
+            lines.append(f"    {lhs.ljust(lhs_w + rhs_w + 3)}   {''.ljust(name_w)}   {where}".rstrip())
+            continue
         lines.append(f"    {lhs.ljust(lhs_w)} = {rhs.ljust(rhs_w)}   {name.ljust(name_w)}   {where}".rstrip())
     lines.append(f"    return {show(fn.ret.value)}".ljust(lhs_w + rhs_w + name_w + 13) + ret_line)
     return "\n".join(lines)

@@ -20,13 +20,11 @@ import numpy as np
 from .builder import Builder, is_number
 from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
 from .frontend import Source, read_source
-from .ir import Const, Function, Global, Return, Var
-from .primitives import BINOPS, UNARYOPS, Primitive, lookup
+from .ir import Const, Function, Global, If, Return, Var
+from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
-    ast.If: ("an if statement", "branches are not supported yet; write the branch as arithmetic or move it outside"),
-    ast.IfExp: ("a conditional expression", "branches are not supported yet"),
     ast.For: ("a for loop", "loops are not supported yet; vectorise with NumPy or unroll the loop"),
     ast.While: ("a while loop", "loops are not supported yet; vectorise with NumPy or unroll the loop"),
     ast.Try: ("try/except", "handle errors outside the differentiated function"),
@@ -46,8 +44,6 @@ UNSUPPORTED = {
     ast.Await: ("await", "async code cannot be differentiated"),
     ast.NamedExpr: ("an assignment expression (:=)", "use a separate assignment statement"),
     ast.Lambda: ("a lambda inside the function", "define the helper at module level"),
-    ast.Compare: ("a comparison", "comparisons are not supported yet (they arrive with control flow)"),
-    ast.BoolOp: ("'and'/'or'", "boolean operators are not supported yet (they arrive with control flow)"),
     ast.Subscript: ("indexing", "indexing is not supported yet"),
     ast.List: ("a list", "lists are not supported yet"),
     ast.Dict: ("a dict", "dictionaries cannot be differentiated"),
@@ -60,7 +56,7 @@ UNSUPPORTED = {
     ast.Starred: ("a starred argument", "pass the arguments one by one"),
 }
 if hasattr(ast, "Match"):
-    UNSUPPORTED[ast.Match] = ("a match statement", "branches are not supported yet")
+    UNSUPPORTED[ast.Match] = ("a match statement", "write it with if/elif/else")
 
 _LITERAL_TYPES = (str, bool, type(None))
 
@@ -86,18 +82,144 @@ class Lowerer:
         self.deps = deps  # the freshness record that inlined functions' free names join
         self.calls = calls  # the user functions being inlined, outermost first (to catch recursion)
         self.return_hint = ""  # what the caller will call this function's result
+        self.one_path: set = set()  # names assigned on one path of an if only
 
     # -- statements -----------------------------------------------------------------------------------
     def block(self, stmts) -> Return | None:
-        for st in stmts:
+        """Lower ``stmts``; the Return that ends them, or None if they fall through."""
+        stmts = list(stmts)
+        for i, st in enumerate(stmts):
             self.b.loc = self.loc(st)
             handler = STATEMENTS.get(type(st))
             if handler is None:
                 self.unsupported(st)
+            if handler is Lowerer._if:
+                return self._if(st, stmts[i + 1 :])
             ret = handler(self, st)
             if ret is not None:
                 return ret
         return None
+
+    def _if(self, st: ast.If, rest=()):
+        """An if statement and the statements after it.
+
+        Branches are lowered on copies of the scope; a name bound differently on the two paths gets a join (φ).
+        If a branch contains a return, the statements after the if belong to the paths that fall through, so each
+        branch continues with them: the if then returns on every path and its joins include the result.
+        """
+        test = self.expr(st.test)
+        then_stmts, else_stmts = list(st.body), list(st.orelse)
+        if _has_return(st):
+            then_stmts += rest
+            else_stmts += rest
+            rest = ()
+        loc = self.loc(st)
+        (then_scope, then_body, then_ret), (else_scope, else_body, else_ret) = (
+            self.branch(then_stmts),
+            self.branch(else_stmts),
+        )
+        joins: list = []
+        if (then_ret is None) != (else_ret is None):
+            raise UnsupportedSyntaxError(
+                "some paths through this if reach the end of the function without a return",
+                loc,
+                hint="return a value on every path",
+            )
+        if then_ret is not None:
+            value = self.join(then_ret.value, else_ret.value, self.return_hint, joins, loc)
+            self.b.body.append(If(test, then_body, else_body, joins, loc))
+            return Return(value, loc)
+        for name in sorted(set(then_scope) | set(else_scope)):
+            if name in then_scope and name in else_scope:
+                self.scope[name] = self.join(then_scope[name], else_scope[name], name, joins, loc)
+            else:
+                self.scope.pop(name, None)
+                self.one_path.add(name)
+        self.b.body.append(If(test, then_body, else_body, joins, loc))
+        return self.block(rest) if rest else None
+
+    def branch(self, stmts):
+        """(scope after, statements, Return or None) of one branch, lowered apart from the enclosing code."""
+        outer_scope, outer_body = self.scope, self.b.body
+        self.scope, self.b.body = dict(outer_scope), []
+        try:
+            ret = self.block(stmts)
+            return self.scope, self.b.body, ret
+        finally:
+            self.scope, self.b.body = outer_scope, outer_body
+
+    def join(self, a, b, hint: str, joins: list, loc):
+        """The operand that is ``a`` on the then path and ``b`` on the else path (a tuple joins element-wise)."""
+        if a is b or (isinstance(a, Const) and isinstance(b, Const) and type(a.value) is type(b.value) and a == b):
+            return a
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            if not (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)):
+                raise UnsupportedSyntaxError("the branches return different numbers of values", loc)
+            return tuple(self.join(x, y, hint, joins, loc) for x, y in zip(a, b))
+        v = Var(hint)
+        joins.append((v, a, b))
+        return v
+
+    def _ifexp(self, node: ast.IfExp, hint):
+        """``a if test else b``: only the chosen side is evaluated, as in Python."""
+        return self.choose(
+            self.expr(node.test), lambda: self.expr(node.body), lambda: self.expr(node.orelse), hint, node
+        )
+
+    def choose(self, test, then, orelse, hint, node):
+        """Emit an If on ``test`` whose branches compute ``then()`` and ``orelse()``; the joined value."""
+        loc = self.loc(node)
+        results = []
+        for make in (then, orelse):
+            outer = self.b.body
+            self.b.body = []
+            try:
+                results.append((make(), self.b.body))
+            finally:
+                self.b.body = outer
+        joins: list = []
+        value = self.join(results[0][0], results[1][0], hint, joins, loc)
+        self.b.loc = loc
+        self.b.body.append(If(test, results[0][1], results[1][1], joins, loc))
+        return value
+
+    def _boolop(self, node: ast.BoolOp, hint):
+        """``a and b`` is ``b if a else a``; ``a or b`` is ``a if a else b``: Python's values and short-circuit."""
+        value = self.expr(node.values[0])
+        for operand in node.values[1:]:
+            first = value
+            rest = lambda operand=operand: self.expr(operand)  # noqa: E731
+            if isinstance(node.op, ast.And):
+                value = self.choose(first, rest, lambda first=first: first, hint, node)
+            else:
+                value = self.choose(first, lambda first=first: first, rest, hint, node)
+        return value
+
+    def _compare(self, node: ast.Compare, hint):
+        """``a < b < c`` is ``(a < b) and (b < c)``, with ``b`` evaluated once."""
+        left = self.expr(node.left)
+        rights = []
+        for op, right_node in zip(node.ops, node.comparators):
+            if type(op) not in COMPARES:
+                raise UnsupportedSyntaxError(
+                    f"the comparison '{type(op).__name__}' is not supported",
+                    self.loc(node),
+                    hint="supported comparisons: < <= > >= == !=",
+                )
+            rights.append((COMPARES[type(op)][0], right_node))
+        fn, right_node = rights[0]
+        right = self.expr(right_node)
+        value = self.at(node).call(fn, left, right, hint=hint if len(rights) == 1 else "")
+        for fn, right_node in rights[1:]:
+            prev = right
+
+            def more(fn=fn, prev=prev, right_node=right_node):
+                nonlocal right
+                right = self.expr(right_node)
+                return self.at(node).call(fn, prev, right)
+
+            value = self.choose(value, more, lambda value=value: value, hint, node)
+        return value
 
     def unsupported(self, node):
         what, hint = UNSUPPORTED.get(type(node), (type(node).__name__, None))
@@ -216,6 +338,12 @@ class Lowerer:
     def name(self, node: ast.Name):
         if node.id in self.scope:
             return self.scope[node.id]
+        if node.id in self.one_path:
+            raise UnsupportedSyntaxError(
+                f"local variable {node.id!r} is assigned on only one path of an if before this use",
+                self.loc(node),
+                hint="assign it on both paths (or before the if)",
+            )
         if node.id in self.locals:
             raise UnsupportedSyntaxError(f"local variable {node.id!r} is used before it is assigned", self.loc(node))
         return self.wrap(self.resolve(node.id, node), node.id, node)
@@ -369,6 +497,7 @@ class Lowerer:
 
 
 STATEMENTS = {
+    ast.If: Lowerer._if,
     ast.Assign: Lowerer._assign,
     ast.AnnAssign: Lowerer._annassign,
     ast.AugAssign: Lowerer._augassign,
@@ -384,6 +513,9 @@ EXPRESSIONS = {
     ast.UnaryOp: Lowerer._unaryop,
     ast.Call: Lowerer._call,
     ast.Tuple: Lowerer._tuple,
+    ast.IfExp: Lowerer._ifexp,
+    ast.BoolOp: Lowerer._boolop,
+    ast.Compare: Lowerer._compare,
 }
 
 
@@ -438,6 +570,11 @@ def lower_function(src: Source) -> Function:
             )
         name = node.name
     return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars)
+
+
+def _has_return(node) -> bool:
+    """Whether a return statement is anywhere inside ``node`` (a statement)."""
+    return any(isinstance(n, ast.Return) for n in ast.walk(node))
 
 
 def _assigned_names(fnode) -> set:

@@ -46,8 +46,17 @@ BINOPS = {
 UNARYOPS = {
     ast.USub: (operator.neg, "−", "-"),
     ast.UAdd: (operator.pos, "+", "+"),
+    ast.Not: (operator.not_, "¬", "not "),
 }
-_OP_NODE = {fn: node for node, (fn, _, _) in {**BINOPS, **UNARYOPS}.items()}
+COMPARES = {
+    ast.Lt: (operator.lt, "<", "<"),
+    ast.LtE: (operator.le, "≤", "<="),
+    ast.Gt: (operator.gt, ">", ">"),
+    ast.GtE: (operator.ge, "≥", ">="),
+    ast.Eq: (operator.eq, "=", "=="),
+    ast.NotEq: (operator.ne, "≠", "!="),
+}
+_OP_NODE = {fn: node for node, (fn, _, _) in {**BINOPS, **UNARYOPS, **COMPARES}.items()}
 
 # Modules whose functions generated code names by their dotted path (np.sin, math.exp, np.linalg.norm).
 _MODULES = (("np", np), ("np.linalg", np.linalg), ("math", math))
@@ -102,8 +111,8 @@ class Primitive:
 
     def textbook(self, args, kwargs, ascii_only=False) -> str:
         node = self.op_node
-        if node in BINOPS:
-            sym = BINOPS[node][2 if ascii_only else 1]
+        if node in BINOPS or node in COMPARES:
+            sym = {**BINOPS, **COMPARES}[node][2 if ascii_only else 1]
             return f"{args[0]} {sym} {args[1]}"
         if node in UNARYOPS:
             return f"{UNARYOPS[node][2 if ascii_only else 1]}{args[0]}"

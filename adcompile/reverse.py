@@ -13,9 +13,10 @@ import operator
 
 import numpy as np
 
+from . import avals as A
 from .builder import Builder
 from .errors import NonDifferentiableError, OutputError
-from .ir import Assign, Const, Function, Global, Return, Var
+from .ir import Assign, Const, Function, Global, If, Return, Var, defined, walk
 from .lower import lower_rule
 from .runtime import broadcast_like, expand_to, owned, scalar_seed, unbroadcast, zeros_like
 
@@ -28,24 +29,54 @@ def infer_avals(fn: Function, param_avals) -> dict:
     """Abstract values of every variable of ``fn`` given those of its parameters."""
     b = Builder()
     b.avals.update(zip(fn.params + fn.kwonly, param_avals))
-    for st in fn.body:
-        b.loc = st.loc
-        b.avals[st.target] = st.prim.shape_rule(
-            [b.aval(a) for a in st.args], {k: (v.value if isinstance(v, Const) else None) for k, v in st.kwargs}, st.loc
-        )
+
+    def visit(body):
+        for st in body:
+            b.loc = st.loc
+            if isinstance(st, If):
+                visit(st.then)
+                visit(st.orelse)
+                for v, x, y in st.joins:
+                    b.avals[v] = A.join(b.aval(x), b.aval(y))
+            else:
+                kwargs = {k: (v.value if isinstance(v, Const) else None) for k, v in st.kwargs}
+                b.avals[st.target] = st.prim.shape_rule([b.aval(a) for a in st.args], kwargs, st.loc)
+
+    visit(fn.body)
     return b.avals
 
 
 def active_vars(fn: Function, wrt) -> set:
-    """Variables that depend on a differentiated input and influence the output."""
+    """Variables that depend on a differentiated input and influence the output.
+
+    A branch's test only steers: it is never active. A join is active when the value on either path is.
+    """
     varied = set(wrt)
-    for st in fn.body:
-        if st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
-            varied.add(st.target)
+
+    def forward(body):
+        for st in body:
+            if isinstance(st, If):
+                forward(st.then)
+                forward(st.orelse)
+                varied.update(v for v, x, y in st.joins if x in varied or y in varied)
+            elif st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
+                varied.add(st.target)
+
     useful = {v for v in fn.ret.operands() if isinstance(v, Var)}
-    for st in reversed(fn.body):
-        if st.target in useful:
-            useful.update(a for a in st.operands() if isinstance(a, Var))
+
+    def backward(body):
+        for st in reversed(body):
+            if isinstance(st, If):
+                for v, x, y in st.joins:
+                    if v in useful:
+                        useful.update(o for o in (x, y) if isinstance(o, Var))
+                backward(st.then)
+                backward(st.orelse)
+            elif st.target in useful and st.prim.differentiable:
+                useful.update(a for a in st.operands() if isinstance(a, Var))
+
+    forward(fn.body)
+    backward(fn.body)
     return varied & useful
 
 
@@ -75,17 +106,15 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     adj: dict = {}
     if y in active:
         adj[y] = _seed(b, fn, y)
-    for st in reversed(fn.body):
-        if st.target in adj:
-            _backprop(b, st, adj, active)
+    _sweep(b, fn.body, adj, active)
     b.loc = fn.ret.loc
     grads = [adj[p] if p in adj else _zero(b, p) for p in wrt]
     grads = _owned(b, grads, set(fn.params + fn.kwonly))
     result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
     ret = Return((y, result) if with_value else result, fn.ret.loc)
-    body = _dead_code_eliminated(fn.body + b.body, ret)
+    body = _dead_code_eliminated(fn.body + b.body, {v for v in ret.operands() if isinstance(v, Var)})
     suffix = "value_and_grad" if with_value else "grad"
-    release = frozenset(st.target for st in body if _is_large(b.aval(st.target)))
+    release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     return Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
 
 
@@ -108,6 +137,61 @@ def _seed(b: Builder, fn: Function, y):
     return b.call(scalar_seed, y, Const(fn.name), hint=adjoint_hint(y) or "seed")
 
 
+def _sweep(b: Builder, body: list, adj: dict, active: set):
+    """The reverse sweep of ``body``: statements last to first, adjoints accumulated in ``adj``."""
+    for st in reversed(body):
+        if isinstance(st, If):
+            _backprop_if(b, st, adj, active)
+        elif st.target in adj:
+            _backprop(b, st, adj, active)
+
+
+def _backprop_if(b: Builder, st: If, adj: dict, active: set):
+    """The reverse of a branch is a branch on the same test (kept in a local by the forward sweep).
+
+    Each side first passes the joins' adjoints to that side's values, then sweeps its statements backwards. An
+    adjoint of an outer variable that changed on either side is joined again after the branch; a side on which it
+    received nothing contributes an exact zero.
+    """
+    inner = defined(st.then) | defined(st.orelse)
+    before = dict(adj)
+    sides = []
+    for side, body in ((1, st.then), (2, st.orelse)):
+        outer_body, outer_memo = b.body, b.memo
+        b.body, b.memo = [], dict(outer_memo)
+        path = dict(before)
+        for join in st.joins:
+            g, value = adj.get(join[0]), join[side]
+            if g is None or not (isinstance(value, Var) and value in active):
+                continue
+            path[value] = g if value not in path else b.call(operator.add, path[value], g, hint=adjoint_hint(value))
+        _sweep(b, body, path, active)
+        sides.append((path, b.body))
+        b.body, b.memo = outer_body, outer_memo
+    joins = []
+    changed = [k for k in {**sides[0][0], **sides[1][0]} if k not in inner and not _same(sides, before, k)]
+    for k in changed:
+        values = []
+        for path, body in sides:
+            if k not in path:
+                outer_body, b.body = b.body, body
+                path[k] = _zero(b, k)
+                b.body = outer_body
+            values.append(path[k])
+        if values[0] is values[1]:
+            adj[k] = values[0]
+            continue
+        adj[k] = Var(adjoint_hint(k))
+        b.avals[adj[k]] = A.join(b.aval(values[0]), b.aval(values[1]))
+        joins.append((adj[k], values[0], values[1]))
+    b.loc = st.loc
+    b.body.append(If(st.test, sides[0][1], sides[1][1], joins, st.loc, "reverse"))
+
+
+def _same(sides, before, k) -> bool:
+    return all(path.get(k) is before.get(k) for path, _ in sides)
+
+
 def _backprop(b: Builder, st: Assign, adj: dict, active: set):
     prim = st.prim
     b.loc = st.loc
@@ -127,13 +211,13 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
             )
         first = a not in adj
         c = lower_rule(b, prim, "vjp", i, bindings, hint=adjoint_hint(a) if first else "")
-        if first and isinstance(c, Var) and not c.hint and any(st.target is c for st in b.body):
+        if first and isinstance(c, Var) and not c.hint and b.producer(c) is not None:
             c.hint = adjoint_hint(a)  # an unnamed adjoint temporary that turns out to be a's adjoint: say so
         adj[a] = c if first else b.call(operator.add, adj[a], c, hint=adjoint_hint(a))
 
 
 def _zero(b: Builder, p: Var):
-    """An exact zero of the parameter's own type and shape."""
+    """An exact zero of the variable's own type and shape."""
     av = b.aval(p)
     if av.array is False:
         return Const(0.0)
@@ -144,7 +228,12 @@ def _zero(b: Builder, p: Var):
 
 def _owned(b: Builder, grads, params) -> list:
     """Copy returned gradients that could alias an input, a global, a broadcast view or another gradient."""
-    producers = {st.target: st for st in b.body}
+    producers = {}
+    for st in walk(b.body):
+        if isinstance(st, If):
+            producers.update((v, (x, y)) for v, x, y in st.joins)
+        else:
+            producers[st.target] = st
     seen: set = set()
     out = []
     for g in grads:
@@ -161,6 +250,8 @@ def _roots(v, producers) -> set:
     if isinstance(v, Const):
         return set()
     st = producers.get(v)
+    if isinstance(st, tuple):  # a join: either path's value
+        return _roots(st[0], producers) | _roots(st[1], producers)
     if st is not None and st.prim.fn in _PASS_THROUGH:
         return {v} | _roots(st.args[0], producers) if st.prim.fn in _VIEWS else _roots(st.args[0], producers)
     return {v}
@@ -168,14 +259,24 @@ def _roots(v, producers) -> set:
 
 def _is_view(v, producers) -> bool:
     st = producers.get(v)
-    return st is not None and st.prim.fn in _VIEWS
+    return isinstance(st, Assign) and st.prim.fn in _VIEWS
 
 
-def _dead_code_eliminated(body: list, ret: Return) -> list:
-    live = {v for v in ret.operands() if isinstance(v, Var)}
+def _dead_code_eliminated(body: list, live: set) -> list:
+    """``body`` without the statements whose results are never used (``live``: what is used after it)."""
     kept = []
     for st in reversed(body):
-        if st.target in live:
+        if isinstance(st, If):
+            joins = [j for j in st.joins if j[0] in live]
+            live_then = live | {j[1] for j in joins if isinstance(j[1], Var)}
+            live_else = live | {j[2] for j in joins if isinstance(j[2], Var)}
+            then, orelse = _dead_code_eliminated(st.then, live_then), _dead_code_eliminated(st.orelse, live_else)
+            if then or orelse or joins:
+                kept.append(If(st.test, then, orelse, joins, st.loc, st.sweep))
+                live |= live_then | live_else
+                if isinstance(st.test, Var):
+                    live.add(st.test)
+        elif st.target in live:
             kept.append(st)
             live.update(a for a in st.operands() if isinstance(a, Var))
     kept.reverse()

@@ -428,6 +428,11 @@ for _module, _names in _FLOAT_VALUED.items():
 # Shape queries, constant makers and piecewise-constant functions: their derivative is zero wherever it exists, so
 # their results are constants to the reverse sweep. Shape queries fold at compile time when the shape is known.
 for _fn, _shape in (
+    *(
+        (_cmp, A.elementwise_bool)
+        for _cmp in (operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne)
+    ),
+    (operator.not_, A.elementwise_bool),
     (np.sign, A.elementwise),
     (np.size, A.int_scalar),
     (np.ndim, A.int_scalar),

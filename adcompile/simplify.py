@@ -34,11 +34,9 @@ def _float_like(b, v) -> bool:
 
 def _expanded_scalar(b, v):
     """``(s, like)`` if ``v`` was built here as ``expand_to(s, like)`` of a scalar ``s`` over all axes."""
-    for st in reversed(b.body):
-        if st.target is v:
-            if st.prim.fn is expand_to and not st.kwargs and b.aval(st.args[0]).shape == ():
-                return st.args[0], st.args[1]
-            return None
+    st = b.producer(v)
+    if st is not None and st.prim.fn is expand_to and not st.kwargs and b.aval(st.args[0]).shape == ():
+        return st.args[0], st.args[1]
     return None
 
 
@@ -113,10 +111,8 @@ def _(b, x, y, **kw):
 
 def _negated(b, v):
     """``u`` if ``v`` was built here as ``-u``."""
-    for st in reversed(b.body):
-        if st.target is v:
-            return st.args[0] if st.prim.fn is operator.neg else None
-    return None
+    st = b.producer(v)
+    return st.args[0] if st is not None and st.prim.fn is operator.neg else None
 
 
 @fold(operator.sub)

@@ -52,12 +52,6 @@ def with_try(x):
     return y
 
 
-def with_if(x):
-    if x > 0:
-        return x
-    return -x
-
-
 def with_walrus(x):
     return (y := x * 2) * y
 
@@ -97,7 +91,6 @@ def with_index(x):
     [
         (with_loop, "for i in range(3):", "for", "loop"),
         (with_try, "try:", "try", "outside"),
-        (with_if, "if x > 0:", "if", "branch"),
         (with_walrus, "(y := x * 2)", "y := x * 2", "separate assignment"),
         (with_global, "global SOMETHING", "global", "argument"),
         (with_nested_def, "def inner(v):", "def", "module level"),

@@ -83,6 +83,7 @@ class Lowerer:
         self.calls = calls  # the user functions being inlined, outermost first (to catch recursion)
         self.return_hint = ""  # what the caller will call this function's result
         self.one_path: set = set()  # names assigned on one path of an if only
+        self.aliases: dict = {}  # join -> the variables it may be at run time
 
     # -- statements -----------------------------------------------------------------------------------
     def block(self, stmts) -> Return | None:
@@ -158,6 +159,7 @@ class Lowerer:
             return tuple(self.join(x, y, hint, joins, loc) for x, y in zip(a, b))
         v = Var(hint)
         joins.append((v, a, b))
+        self.aliases[v] = set().union(*(self.may_be(x) for x in (a, b) if isinstance(x, Var)))
         return v
 
     def _ifexp(self, node: ast.IfExp, hint):
@@ -262,10 +264,18 @@ class Lowerer:
         self.scope[name] = self.b.call(op[0], current, self.expr(st.value), hint=name)
 
     def is_shared(self, var: Var, name: str) -> bool:
-        """Whether ``var`` is an argument or is also bound to another local name (so in-place writes leak)."""
-        if var in self.params:
+        """Whether ``var`` may be an argument or the object another local name holds (so in-place writes leak).
+
+        A join may be either of its values at run time, so it shares whatever they share.
+        """
+        objects = self.may_be(var)
+        if objects & self.params:
             return True
-        return any(v is var for k, v in self.scope.items() if k != name)
+        return any(objects & self.may_be(v) for k, v in self.scope.items() if k != name and isinstance(v, Var))
+
+    def may_be(self, v: Var) -> set:
+        """The variables whose object ``v`` may be at run time: itself, and for a join each path's value."""
+        return {v} | self.aliases.get(v, set())
 
     def _return(self, st: ast.Return):
         if st.value is None:

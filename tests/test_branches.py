@@ -171,3 +171,26 @@ def identity_comparison(x):
 def test_identity_comparisons_are_rejected():
     with pytest.raises(UnsupportedSyntaxError, match="IsNot"):
         grad(identity_comparison)(1.0)
+
+
+def aliased_through_a_branch(x, c):
+    y = x * 2.0
+    z = y if c > 0 else x * 0.0
+    y += 1.0  # in Python this also changes z when z is y
+    return np.sum(z * y)
+
+
+def test_in_place_update_of_a_value_a_join_may_hold_is_rejected():
+    with pytest.raises(UnsupportedSyntaxError, match="in-place"):
+        grad(aliased_through_a_branch)(np.ones(2), 1.0)
+
+
+def update_after_branch(x, c):
+    y = x * 2.0 if c > 0 else x * 3.0
+    y += x  # y holds a fresh array on either path: the update is private
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_in_place_update_of_a_private_join_is_differentiated(c):
+    check(update_after_branch, np.array([0.5, -1.0]), c)

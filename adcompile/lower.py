@@ -209,19 +209,16 @@ class Lowerer:
                     hint="supported comparisons: < <= > >= == !=",
                 )
             rights.append((COMPARES[type(op)][0], right_node))
-        fn, right_node = rights[0]
-        right = self.expr(right_node)
-        value = self.at(node).call(fn, left, right, hint=hint if len(rights) == 1 else "")
-        for fn, right_node in rights[1:]:
-            prev = right
 
-            def more(fn=fn, prev=prev, right_node=right_node):
-                nonlocal right
-                right = self.expr(right_node)
-                return self.at(node).call(fn, prev, right)
+        def chain(left, rights):
+            fn, right_node = rights[0]
+            right = self.expr(right_node)
+            value = self.at(node).call(fn, left, right, hint=hint if len(rights) == 1 else "")
+            if len(rights) == 1:
+                return value
+            return self.choose(value, lambda: chain(right, rights[1:]), lambda: value, hint, node)
 
-            value = self.choose(value, more, lambda value=value: value, hint, node)
-        return value
+        return chain(left, rights)
 
     def unsupported(self, node):
         what, hint = UNSUPPORTED.get(type(node), (type(node).__name__, None))

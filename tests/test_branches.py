@@ -194,3 +194,12 @@ def update_after_branch(x, c):
 @pytest.mark.parametrize("c", [1.0, -1.0])
 def test_in_place_update_of_a_private_join_is_differentiated(c):
     check(update_after_branch, np.array([0.5, -1.0]), c)
+
+
+def long_chain(x, y):
+    return x * y if 0 < x < y < 2 * y < 10 else x + y
+
+
+@pytest.mark.parametrize("args", [(0.5, 1.0), (2.0, 1.0), (0.5, 6.0)])
+def test_a_long_comparison_chain(args):
+    check(long_chain, *args)

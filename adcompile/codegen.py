@@ -233,15 +233,32 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
         names[p] = p.hint
         holder[p.hint] = p
     temp = 0
+
+    def free(name: str, v: Var, i: int, own: dict | None) -> bool:
+        """Whether ``v`` (defined at event ``i``) may take ``name``: its holder is dead, or is last read right here
+        (by the statement that defines ``v``; at a branch's end, only as ``v``'s own value)."""
+        h = holder.get(name)
+        if h is None or last_use.get(h, -1) < i:
+            return True
+        return last_use.get(h) == i and (own is None or own.get(v) is h)
+
     for i, (kind, st) in enumerate(events):
         if kind == "assign":
-            targets = [st.target]
+            targets, own = [st.target], None
         elif kind == "then_end":
+            # the joins are assigned one after the other at the end of the then path: a join may take over the
+            # name of its own value (then nothing is written), never that of a value another join still reads
+            values = [j[1] for j in st.joins]
             targets = [j[0] for j in st.joins]
+            own = {j[0]: j[1] for j in st.joins if isinstance(j[1], Var) and values.count(j[1]) == 1}
         else:
             continue
+
         for v in targets:
-            if not v.hint:
+            x = own.get(v) if own else None
+            if not v.hint and x is not None and x in names and last_use.get(x) == i:
+                candidate = names[x]  # the then path's temporary ends here: the join takes over its name
+            elif not v.hint:
                 temp += 1
                 candidate = f"_t{temp}"
                 while candidate in reserved or candidate in holder:
@@ -250,11 +267,7 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
             else:
                 base = v.hint
                 candidate, k = base, 1
-                while (
-                    candidate in reserved
-                    or keyword.iskeyword(candidate)
-                    or (candidate in holder and last_use.get(holder[candidate], -1) > i)
-                ):
+                while candidate in reserved or keyword.iskeyword(candidate) or not free(candidate, v, i, own):
                     k += 1
                     candidate = f"{base}_{k}"
             names[v] = candidate

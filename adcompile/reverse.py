@@ -169,6 +169,7 @@ def _backprop_if(b: Builder, st: If, adj: dict, active: set):
         sides.append((path, b.body))
         b.body, b.memo = outer_body, outer_memo
     joins = []
+    b.loc = st.loc
     changed = [k for k in {**sides[0][0], **sides[1][0]} if k not in inner and not _same(sides, before, k)]
     for k in changed:
         values = []
@@ -184,7 +185,6 @@ def _backprop_if(b: Builder, st: If, adj: dict, active: set):
         adj[k] = Var(adjoint_hint(k))
         b.avals[adj[k]] = A.join(b.aval(values[0]), b.aval(values[1]))
         joins.append((adj[k], values[0], values[1]))
-    b.loc = st.loc
     b.body.append(If(st.test, sides[0][1], sides[1][1], joins, st.loc, "reverse"))
 
 

@@ -203,3 +203,21 @@ def long_chain(x, y):
 @pytest.mark.parametrize("args", [(0.5, 1.0), (2.0, 1.0), (0.5, 6.0)])
 def test_a_long_comparison_chain(args):
     check(long_chain, *args)
+
+
+def renames_in_a_branch(x, c):
+    a = x * 2.0
+    b = x * 3.0
+    if c > 0:
+        a = x * 5.0
+        b = a  # b takes the first value of a ...
+        a = a + 1.0  # ... which a then leaves: the joins must not overwrite one with the other
+    return a * b
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_joins_at_the_end_of_a_branch_are_assigned_without_clobbering(c):
+    check(renames_in_a_branch, 0.7, c)
+    assert grad(renames_in_a_branch)(0.7, c) == pytest.approx(
+        (2 * 25 * 0.7 + 5.0) if c > 0 else 12 * 0.7, rel=1e-12
+    )

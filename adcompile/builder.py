@@ -32,6 +32,8 @@ class Builder:
         self.sweep = sweep
         self.loc: Location | None = None
         self.memo: dict = {}  # (primitive, operands) -> variable, for common-subexpression elimination
+        self.replace: dict = {}  # forward loop -> the statements that replace it in the adjoint (with its tape)
+        self.reverse_of: dict = {}  # forward branch -> its reverse
 
     def remember(self, statements):
         """Let later identical operations reuse these statements' results instead of recomputing them."""

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from .ir import Assign, Function, Global, If, Var, walk
+from .ir import Assign, For, Function, Global, If, Pop, Push, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
 
 _ROOTS = {"np": np, "math": math}
@@ -54,6 +54,15 @@ def _events(body, out: list) -> list:
             out.append(("else", st))
             _events(st.orelse, out)
             out.append(("else_end", st))
+        elif isinstance(st, For):
+            out.append(("for_init", st))
+            out.append(("for", st))
+            _events(st.body, out)
+            out.append(("for_end", st))
+        elif isinstance(st, Push):
+            out.append(("push", st))
+        elif isinstance(st, Pop):
+            out.append(("pop", st))
         else:
             out.append(("assign", st))
     return out
@@ -66,6 +75,14 @@ def _uses(kind, st) -> list:
         return [j[1] for j in st.joins]
     if kind == "else_end":
         return [j[2] for j in st.joins]
+    if kind == "for_init":
+        return [c[1] for c in st.carried]
+    if kind == "for":
+        return list(st.bounds)
+    if kind == "for_end":
+        return [c[2] for c in st.carried]
+    if kind in ("push", "pop"):
+        return list(st.operands())
     return []
 
 
@@ -106,6 +123,14 @@ def generate(fn: Function) -> tuple[str, dict]:
     def put(text: str):
         lines.append("    " * depth + text)
 
+    def parallel(pairs) -> None:
+        """Assign several variables at once (a loop's carried values may swap): one tuple assignment."""
+        pairs = [(t, v) for t, v in pairs if not (isinstance(v, Var) and names[v] == names[t])]
+        if len(pairs) == 1:
+            assign(*pairs[0])
+        elif pairs:
+            put(f"{', '.join(names[t] for t, _ in pairs)} = {', '.join(ast.unparse(operand(v)) for _, v in pairs)}")
+
     def assign(target: Var, value) -> None:
         if not (isinstance(value, Var) and names[value] == names[target]):
             put(f"{names[target]} = {ast.unparse(operand(value))}")
@@ -139,6 +164,27 @@ def generate(fn: Function) -> tuple[str, dict]:
             put("else:")
             depth += 1
             opened.append(len(lines))
+        elif kind == "for_init":
+            parallel([(c[0], c[1]) for c in st.carried])
+        elif kind == "for":
+            if st.loc is not None and (st.sweep, st.loc.line, st.loc.filename) != group:
+                group = (st.sweep, st.loc.line, st.loc.filename)
+                put(_comment(st, fn.filename))
+            bounds = ast.unparse(ast.Call(ast.Name("range"), [operand(o) for o in st.bounds], []))
+            put(f"for {names[st.index]} in {'reversed(' + bounds + ')' if st.reverse else bounds}:")
+            depth += 1
+            opened.append(len(lines))
+        elif kind == "for_end":
+            parallel([(c[0], c[2]) for c in st.carried])
+            if len(lines) == opened.pop():
+                put("pass")
+            depth -= 1
+            group = None
+        elif kind == "push":
+            values = ", ".join(names[v] for v in st.values)
+            put(f"{names[st.tape]}.append({values if len(st.values) == 1 else '(' + values + ')'})")
+        elif kind == "pop":
+            put(f"{', '.join(names[v] for v in st.targets)} = {names[st.tape]}.pop()")
 
     def structure(value) -> ast.expr:
         return ast.Tuple([structure(v) for v in value]) if isinstance(value, tuple) else operand(value)
@@ -222,7 +268,33 @@ def _last_uses(events, ret) -> dict:
     for op in ret.operands():
         if isinstance(op, Var):
             last_use[op] = len(events)
+    # a value from before a loop that the loop reads is needed again by the next iteration: alive to the loop's end
+    first_def: dict = {}
+    for i, (kind, st) in enumerate(events):
+        for v in _defines(kind, st):
+            first_def.setdefault(v, i)
+    heads = [i for i, (kind, _) in enumerate(events) if kind == "for"]
+    for head in heads:
+        end = next(k for k in range(head, len(events)) if events[k][0] == "for_end" and events[k][1] is events[head][1])
+        for k in range(head, end + 1):
+            for op in _uses(*events[k]):
+                if isinstance(op, Var) and first_def.get(op, -1) < head:
+                    last_use[op] = max(last_use[op], end)
     return last_use
+
+
+def _defines(kind, st) -> list:
+    if kind == "assign":
+        return [st.target]
+    if kind == "then_end":
+        return [j[0] for j in st.joins]
+    if kind == "for_init":
+        return [c[0] for c in st.carried]
+    if kind == "for":
+        return [st.index]
+    if kind == "pop":
+        return list(st.targets)
+    return []
 
 
 def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
@@ -245,6 +317,12 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
     for i, (kind, st) in enumerate(events):
         if kind == "assign":
             targets, own = [st.target], None
+        elif kind in ("for", "pop"):
+            targets, own = [v for v in _defines(kind, st) if v not in names], None
+        elif kind == "for_init":
+            inits = [c[1] for c in st.carried]
+            targets = [c[0] for c in st.carried]
+            own = {c[0]: c[1] for c in st.carried if isinstance(c[1], Var) and inits.count(c[1]) == 1}
         elif kind == "then_end":
             # the joins are assigned one after the other at the end of the then path: a join may take over the
             # name of its own value (then nothing is written), never that of a value another join still reads
@@ -256,6 +334,8 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
 
         for v in targets:
             x = own.get(v) if own else None
+            if v in names:
+                continue
             if not v.hint and x is not None and x in names and last_use.get(x) == i:
                 candidate = names[x]  # the then path's temporary ends here: the join takes over its name
             elif not v.hint:

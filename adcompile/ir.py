@@ -92,24 +92,80 @@ class If:
         yield self.test
 
 
+@dataclass(eq=False)
+class For:
+    """``for index in range(*bounds)`` (or ``reversed(range(...))``); each carried ``(v, init, next)`` is a loop φ.
+
+    ``v`` is ``init`` before the first iteration and ``next`` (computed by the body) before each later one, and
+    holds the last such value after the loop.
+    """
+
+    index: Var
+    bounds: tuple  # operands: (stop,), (start, stop) or (start, stop, step)
+    body: list
+    carried: list  # [(Var, operand before the loop, operand at the end of the body)]
+    loc: Location | None = None
+    sweep: str = "forward"
+    reverse: bool = False
+
+    def operands(self):
+        yield from self.bounds
+
+
+@dataclass(eq=False)
+class Push:
+    """``tape.append(values)``: the forward sweep keeps values a loop overwrites for the reverse sweep."""
+
+    tape: Var
+    values: tuple
+    loc: Location | None = None
+    sweep: str = "forward"
+
+    def operands(self):
+        yield self.tape
+        yield from self.values
+
+
+@dataclass(eq=False)
+class Pop:
+    """``targets = tape.pop()``: the reverse sweep takes back what the forward sweep kept, last in first out."""
+
+    targets: tuple
+    tape: Var
+    loc: Location | None = None
+    sweep: str = "reverse"
+
+    def operands(self):
+        yield self.tape
+
+
 def walk(body):
-    """Every statement of ``body``, nested ones included, in program order (a branch's joins after its bodies)."""
+    """Every statement of ``body``, nested ones included, in program order."""
     for st in body:
         yield st
         if isinstance(st, If):
             yield from walk(st.then)
             yield from walk(st.orelse)
+        elif isinstance(st, For):
+            yield from walk(st.body)
+
+
+def targets(st) -> list:
+    """The variables one statement (not counting nested ones) assigns."""
+    if isinstance(st, If):
+        return [j[0] for j in st.joins]
+    if isinstance(st, For):
+        return [st.index] + [c[0] for c in st.carried]
+    if isinstance(st, Pop):
+        return list(st.targets)
+    if isinstance(st, Push):
+        return []
+    return [st.target]
 
 
 def defined(body) -> set:
     """The variables that statements of ``body`` (nested ones included) assign."""
-    out = set()
-    for st in walk(body):
-        if isinstance(st, If):
-            out.update(j[0] for j in st.joins)
-        else:
-            out.add(st.target)
-    return out
+    return {v for st in walk(body) for v in targets(st)}
 
 
 @dataclass(eq=False)
@@ -202,6 +258,15 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
                         if j[0] not in names:
                             number(j[0])
                         rows.append((f"{indent}    {names[j[0]]}", show(j[side]), j[0].hint, ""))
+                continue
+            if isinstance(st, For):
+                for v, init, _ in st.carried:
+                    rows.append((indent + number(v), show(init), v.hint, ""))
+                bounds = ", ".join(show(b) for b in st.bounds)
+                rows.append((f"{indent}for {number(st.index)} in range({bounds}):", "", st.index.hint, where))
+                emit(st.body, indent + "    ")
+                for v, _, nxt in st.carried:
+                    rows.append((f"{indent}    {names[v]}", show(nxt), v.hint, ""))
                 continue
             lhs = indent + number(st.target)
             rhs = st.prim.textbook([show(a) for a in st.args], [(key, show(v)) for key, v in st.kwargs], ascii_only)

@@ -20,12 +20,11 @@ import numpy as np
 from .builder import Builder, is_number
 from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
 from .frontend import Source, read_source
-from .ir import Const, Function, Global, If, Return, Var
+from .ir import Const, For, Function, Global, If, Return, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
-    ast.For: ("a for loop", "loops are not supported yet; vectorise with NumPy or unroll the loop"),
     ast.While: ("a while loop", "loops are not supported yet; vectorise with NumPy or unroll the loop"),
     ast.Try: ("try/except", "handle errors outside the differentiated function"),
     ast.With: ("a with block", "move it outside the differentiated function"),
@@ -82,7 +81,7 @@ class Lowerer:
         self.deps = deps  # the freshness record that inlined functions' free names join
         self.calls = calls  # the user functions being inlined, outermost first (to catch recursion)
         self.return_hint = ""  # what the caller will call this function's result
-        self.one_path: set = set()  # names assigned on one path of an if only
+        self.unbound: dict = {}  # name -> why it may have no value here (assigned on one path, or in a loop only)
         self.aliases: dict = {}  # join -> the variables it may be at run time
 
     # -- statements -----------------------------------------------------------------------------------
@@ -135,9 +134,53 @@ class Lowerer:
                 self.scope[name] = self.join(then_scope[name], else_scope[name], name, joins, loc)
             else:
                 self.scope.pop(name, None)
-                self.one_path.add(name)
+                self.unbound[name] = (
+                    "is assigned on only one path of an if before this use",
+                    "assign it on both paths (or before the if)",
+                )
         self.b.body.append(If(test, then_body, else_body, joins, loc))
         return self.block(rest) if rest else None
+
+    def _for(self, st: ast.For):
+        """``for i in range(...)``: names the body assigns that exist before the loop are carried (loop φs)."""
+        loc = self.loc(st)
+        if st.orelse:
+            raise UnsupportedSyntaxError("for/else is not supported yet", loc, hint="set a flag in the loop instead")
+        if not isinstance(st.target, ast.Name):
+            raise UnsupportedSyntaxError("the loop variable must be a plain name", self.loc(st.target))
+        it = st.iter
+        callee = self.reference(it.func) if isinstance(it, ast.Call) else None
+        if not (isinstance(callee, _Ref) and callee.obj is range and 1 <= len(it.args) <= 3 and not it.keywords):
+            raise UnsupportedSyntaxError(
+                "only loops over range(...) are supported yet", self.loc(it), hint="loop over range(len(...))"
+            )
+        self.b.loc = loc
+        bounds = tuple(self.expr(a) for a in it.args)
+        name = st.target.id
+        assigned = set().union(*(_assigned_names(s) for s in st.body)) - {name}
+        carried = sorted(n for n in assigned if n in self.scope)
+        phis = {n: Var(n) for n in carried}
+        for n, v in phis.items():
+            init = self.scope[n]
+            self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
+        index = Var(name)
+        outer_scope, outer_body = self.scope, self.b.body
+        self.scope, self.b.body = {**outer_scope, **phis, name: index}, []
+        try:
+            if self.block(st.body) is not None:
+                raise UnsupportedSyntaxError("return inside a loop is not supported yet", loc)
+            after, body = self.scope, self.b.body
+        finally:
+            self.scope, self.b.body = outer_scope, outer_body
+        self.b.body.append(For(index, bounds, body, [(phis[n], self.scope[n], after[n]) for n in carried], loc))
+        for n in carried:
+            self.scope[n] = phis[n]
+        for n in (assigned - set(carried)) | {name}:
+            self.scope.pop(n, None)
+            self.unbound[n] = (
+                "is assigned only inside the loop, which may run zero times",
+                "assign it before the loop",
+            )
 
     def branch(self, stmts):
         """(scope after, statements, Return or None) of one branch, lowered apart from the enclosing code."""
@@ -345,12 +388,9 @@ class Lowerer:
     def name(self, node: ast.Name):
         if node.id in self.scope:
             return self.scope[node.id]
-        if node.id in self.one_path:
-            raise UnsupportedSyntaxError(
-                f"local variable {node.id!r} is assigned on only one path of an if before this use",
-                self.loc(node),
-                hint="assign it on both paths (or before the if)",
-            )
+        if node.id in self.unbound:
+            why, hint = self.unbound[node.id]
+            raise UnsupportedSyntaxError(f"local variable {node.id!r} {why}", self.loc(node), hint=hint)
         if node.id in self.locals:
             raise UnsupportedSyntaxError(f"local variable {node.id!r} is used before it is assigned", self.loc(node))
         return self.wrap(self.resolve(node.id, node), node.id, node)
@@ -505,6 +545,7 @@ class Lowerer:
 
 STATEMENTS = {
     ast.If: Lowerer._if,
+    ast.For: Lowerer._for,
     ast.Assign: Lowerer._assign,
     ast.AnnAssign: Lowerer._annassign,
     ast.AugAssign: Lowerer._augassign,

@@ -16,8 +16,9 @@ import numpy as np
 from . import avals as A
 from .builder import Builder
 from .errors import NonDifferentiableError, OutputError
-from .ir import Assign, Const, Function, Global, If, Return, Var, defined, walk
+from .ir import Assign, Const, For, Function, Global, If, Pop, Push, Return, Var, defined, targets, walk
 from .lower import lower_rule
+from .primitives import primitive
 from .runtime import broadcast_like, expand_to, owned, scalar_seed, unbroadcast, zeros_like
 
 # Primitives whose result may be their first argument itself, or a view of it.
@@ -38,6 +39,17 @@ def infer_avals(fn: Function, param_avals) -> dict:
                 visit(st.orelse)
                 for v, x, y in st.joins:
                     b.avals[v] = A.join(b.aval(x), b.aval(y))
+            elif isinstance(st, For):
+                b.avals[st.index] = A.Aval((), "i", False)
+                for v, init, _ in st.carried:
+                    b.avals[v] = b.aval(init)
+                for attempt in range(4):  # carried values: iterate until what is known of them stops changing
+                    visit(st.body)
+                    new = [A.join(b.aval(init), b.aval(nxt)) for _, init, nxt in st.carried]
+                    if all(b.avals[c[0]] == a for c, a in zip(st.carried, new)):
+                        break
+                    for (v, _, _), a in zip(st.carried, new):
+                        b.avals[v] = a if attempt < 2 else A.UNKNOWN
             else:
                 kwargs = {k: (v.value if isinstance(v, Const) else None) for k, v in st.kwargs}
                 b.avals[st.target] = st.prim.shape_rule([b.aval(a) for a in st.args], kwargs, st.loc)
@@ -59,6 +71,14 @@ def active_vars(fn: Function, wrt) -> set:
                 forward(st.then)
                 forward(st.orelse)
                 varied.update(v for v, x, y in st.joins if x in varied or y in varied)
+            elif isinstance(st, For):
+                while True:  # until no carried value becomes varied
+                    count = len(varied)
+                    varied.update(v for v, init, nxt in st.carried if init in varied or nxt in varied)
+                    forward(st.body)
+                    varied.update(v for v, init, nxt in st.carried if init in varied or nxt in varied)
+                    if len(varied) == count:
+                        break
             elif st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
                 varied.add(st.target)
 
@@ -72,6 +92,15 @@ def active_vars(fn: Function, wrt) -> set:
                         useful.update(o for o in (x, y) if isinstance(o, Var))
                 backward(st.then)
                 backward(st.orelse)
+            elif isinstance(st, For):
+                while True:
+                    count = len(useful)
+                    for v, init, nxt in st.carried:
+                        if v in useful:
+                            useful.update(o for o in (init, nxt) if isinstance(o, Var))
+                    backward(st.body)
+                    if len(useful) == count:
+                        break
             elif st.target in useful and st.prim.differentiable:
                 useful.update(a for a in st.operands() if isinstance(a, Var))
 
@@ -112,7 +141,9 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     grads = _owned(b, grads, set(fn.params + fn.kwonly))
     result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
     ret = Return((y, result) if with_value else result, fn.ret.loc)
-    body = _dead_code_eliminated(fn.body + b.body, {v for v in ret.operands() if isinstance(v, Var)})
+    body = _dead_code_eliminated(
+        _substituted(fn.body, b.replace) + b.body, {v for v in ret.operands() if isinstance(v, Var)}
+    )
     suffix = "value_and_grad" if with_value else "grad"
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     return Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
@@ -142,6 +173,8 @@ def _sweep(b: Builder, body: list, adj: dict, active: set):
     for st in reversed(body):
         if isinstance(st, If):
             _backprop_if(b, st, adj, active)
+        elif isinstance(st, For):
+            _backprop_for(b, st, adj, active)
         elif st.target in adj:
             _backprop(b, st, adj, active)
 
@@ -185,7 +218,153 @@ def _backprop_if(b: Builder, st: If, adj: dict, active: set):
         adj[k] = Var(adjoint_hint(k))
         b.avals[adj[k]] = A.join(b.aval(values[0]), b.aval(values[1]))
         joins.append((adj[k], values[0], values[1]))
-    b.body.append(If(st.test, sides[0][1], sides[1][1], joins, st.loc, "reverse"))
+    b.reverse_of[st] = If(st.test, sides[0][1], sides[1][1], joins, st.loc, "reverse")
+    b.body.append(b.reverse_of[st])
+
+
+def _backprop_for(b: Builder, st: For, adj: dict, active: set):
+    """The reverse of a loop is a loop over the same range, reversed, reading back what the forward loop taped.
+
+    The forward loop appends, at the end of each iteration, the values of that iteration that the reverse body
+    reads (the tape is a list). The reverse loop pops them in reverse order. Its carried values are the adjoints of
+    the loop's carried variables and the running sums of the adjoints of outer values the body reads.
+    """
+    inner = defined(st.body) | {c[0] for c in st.carried}
+    loop_carried = [c for c in st.carried if c[0] in active]
+    outer = []  # active values from outside the loop that the body reads: their adjoints accumulate
+    for inner_st in walk(st.body):
+        for op in _reads(inner_st):
+            if isinstance(op, Var) and op in active and op not in inner and op is not st.index and op not in outer:
+                outer.append(op)
+    for _, _, nxt in loop_carried:
+        if isinstance(nxt, Var) and nxt in active and nxt not in inner and nxt not in outer:
+            outer.append(nxt)
+    b.loc = st.loc
+    running = {}  # variable -> the reverse loop's carried adjoint for it
+    inits = {}
+    for v in [c[0] for c in loop_carried] + outer:
+        inits[v] = adj[v] if v in adj else _zero(b, v)
+        running[v] = Var(adjoint_hint(v))
+        b.avals[running[v]] = A.join(b.aval(inits[v]), b.aval(v))
+    outer_body, outer_memo = b.body, b.memo
+    # values computed outside the loop from the loop's own variables (np.cos(y) of the final y, say) are not the
+    # values of an iteration: the body may not reuse them
+    b.memo = {key: v for key, v in outer_memo.items() if not _mentions(key, inner | {st.index})}
+    b.body = []
+    path = {v: running[v] for v in outer}
+    for phi, _, nxt in loop_carried:
+        if isinstance(nxt, Var) and nxt in active:
+            g = running[phi]
+            path[nxt] = g if nxt not in path else b.call(operator.add, path[nxt], g, hint=adjoint_hint(nxt))
+    _sweep(b, st.body, path, active)
+    for phi, _, _ in loop_carried:
+        if phi not in path:
+            path[phi] = _zero(b, phi)
+    reverse_body, b.body, b.memo = b.body, outer_body, outer_memo
+    # what the reverse body reads of this iteration's values (not what it computes itself, nor inner loops' tapes'
+    # contents, which their own pops bring back) must be kept by the forward loop
+    reads = {op for s2 in walk(reverse_body) for op in _reads(s2) if isinstance(op, Var)} - defined(reverse_body)
+    order = _definition_order(st.carried, _substituted(st.body, b.replace))
+    where = {c[0]: None for c in st.carried}
+    _placement(st.body, b.replace, None, where)
+    groups: dict = {}  # None (the end of the iteration) or (If, side) -> values kept there
+    for v in order:
+        if v in reads:
+            groups.setdefault(where[v], []).append(v)
+    if groups:
+        # a value computed on one path of a branch is kept at the end of that path, and taken back at the start
+        # of the same path of the reversed branch: pushes and pops stay in last-in-first-out order
+        tape = Var("tape")
+        pushes = {}
+        for place, values in groups.items():
+            if place is None:
+                continue
+            pushes[place] = Push(tape, tuple(values), st.loc)
+            rev = b.reverse_of[place[0]]
+            branch = rev.then if place[1] == 1 else rev.orelse
+            branch.insert(0, Pop(tuple(values), tape, st.loc))
+        forward_body = _substituted(st.body, b.replace, pushes)
+        if None in groups:
+            forward_body.append(Push(tape, tuple(groups[None]), st.loc))
+            reverse_body = [Pop(tuple(groups[None]), tape, st.loc), *reverse_body]
+        b.replace[st] = [
+            Assign(tape, primitive(list), (), (), st.loc, "forward"),
+            For(st.index, st.bounds, forward_body, st.carried, st.loc, st.sweep),
+        ]
+    else:
+        b.replace[st] = [For(st.index, st.bounds, _substituted(st.body, b.replace), st.carried, st.loc, st.sweep)]
+    carried = [(running[v], inits[v], path[v]) for v in [c[0] for c in loop_carried] + outer]
+    b.loc = st.loc
+    b.body.append(For(st.index, st.bounds, reverse_body, carried, st.loc, "reverse", reverse=True))
+    for phi, init, _ in loop_carried:
+        if isinstance(init, Var) and init in active and init not in outer:
+            g = running[phi]
+            adj[init] = g if init not in adj else b.call(operator.add, adj[init], g, hint=adjoint_hint(init))
+    for v in outer:
+        adj[v] = running[v]
+    for phi, init, _ in loop_carried:
+        if init in outer:  # the loop's initial value is also read inside: both contributions
+            adj[init] = b.call(operator.add, adj[init], running[phi], hint=adjoint_hint(init))
+
+
+def _mentions(key, variables) -> bool:
+    """Whether a CSE key (primitive, operand keys, keyword keys) involves one of ``variables``."""
+    _, operands, keywords = key
+    return any(k in variables for k in operands) or any(k in variables for _, k in keywords)
+
+
+def _reads(st) -> list:
+    """The operands one statement (not counting nested ones) reads."""
+    if isinstance(st, If):
+        return [st.test] + [x for j in st.joins for x in j[1:]]
+    if isinstance(st, For):
+        return [*st.bounds] + [x for c in st.carried for x in c[1:]]
+    return list(st.operands())
+
+
+def _definition_order(carried, body) -> list:
+    """A loop's carried variables, then every variable its body defines, in order."""
+    out = [c[0] for c in carried]
+    for inner in walk(body):
+        out.extend(v for v in targets(inner) if v not in out)
+    return out
+
+
+def _substituted(body: list, replace: dict, pushes=None) -> list:
+    """``body`` with each loop the reverse sweep taped replaced by its taped version, at any depth, and the
+    pushes of ``pushes`` ((If, side) -> Push) at the end of those branches."""
+    pushes = pushes or {}
+    out = []
+    for st in body:
+        if st in replace:
+            out.extend(replace[st])
+        elif isinstance(st, If):
+            then, orelse = _substituted(st.then, replace, pushes), _substituted(st.orelse, replace, pushes)
+            then += [pushes[st, 1]] if (st, 1) in pushes else []
+            orelse += [pushes[st, 2]] if (st, 2) in pushes else []
+            out.append(If(st.test, then, orelse, st.joins, st.loc, st.sweep))
+        elif isinstance(st, For):
+            out.append(
+                For(st.index, st.bounds, _substituted(st.body, replace), st.carried, st.loc, st.sweep, st.reverse)
+            )
+        else:
+            out.append(st)
+    return out
+
+
+def _placement(body: list, replace: dict, place, out: dict) -> dict:
+    """Variable -> where a loop body defines it: None at its top level, (If, side) inside that branch's path."""
+    for st in body:
+        if st in replace:
+            for r in replace[st]:
+                out.update((v, place) for v in targets(r))
+        elif isinstance(st, If):
+            _placement(st.then, replace, (st, 1), out)
+            _placement(st.orelse, replace, (st, 2), out)
+            out.update((j[0], place) for j in st.joins)
+        else:
+            out.update((v, place) for v in targets(st))
+    return out
 
 
 def _same(sides, before, k) -> bool:
@@ -232,7 +411,9 @@ def _owned(b: Builder, grads, params) -> list:
     for st in walk(b.body):
         if isinstance(st, If):
             producers.update((v, (x, y)) for v, x, y in st.joins)
-        else:
+        elif isinstance(st, For):
+            producers.update((v, (init, nxt)) for v, init, nxt in st.carried)
+        elif isinstance(st, Assign):
             producers[st.target] = st
     seen: set = set()
     out = []
@@ -246,14 +427,18 @@ def _owned(b: Builder, grads, params) -> list:
     return out
 
 
-def _roots(v, producers) -> set:
-    if isinstance(v, Const):
+def _roots(v, producers, seen=None) -> set:
+    """The values ``v`` may be the very object of: through pass-through helpers, joins and loop-carried values."""
+    seen = set() if seen is None else seen
+    if isinstance(v, Const) or v in seen:
         return set()
+    seen.add(v)
     st = producers.get(v)
-    if isinstance(st, tuple):  # a join: either path's value
-        return _roots(st[0], producers) | _roots(st[1], producers)
+    if isinstance(st, tuple):  # a join or a loop-carried value: either value
+        return {v} | _roots(st[0], producers, seen) | _roots(st[1], producers, seen)
     if st is not None and st.prim.fn in _PASS_THROUGH:
-        return {v} | _roots(st.args[0], producers) if st.prim.fn in _VIEWS else _roots(st.args[0], producers)
+        inner = _roots(st.args[0], producers, seen)
+        return {v} | inner if st.prim.fn in _VIEWS else inner
     return {v}
 
 
@@ -276,6 +461,29 @@ def _dead_code_eliminated(body: list, live: set) -> list:
                 live |= live_then | live_else
                 if isinstance(st.test, Var):
                     live.add(st.test)
+        elif isinstance(st, For):
+            inside = set(live)  # what must survive an iteration: grows until it holds still
+            while True:
+                before = set(inside)
+                inside |= {c[2] for c in st.carried if c[0] in inside and isinstance(c[2], Var)}
+                trial = set(inside)
+                loop_body = _dead_code_eliminated(st.body, trial)
+                inside |= trial
+                if inside == before:
+                    break
+            carried = [c for c in st.carried if c[0] in inside]
+            if loop_body or carried:
+                kept.append(For(st.index, st.bounds, loop_body, carried, st.loc, st.sweep, st.reverse))
+                live |= inside
+                live.update(c[1] for c in carried if isinstance(c[1], Var))
+                live.update(o for o in st.bounds if isinstance(o, Var))
+        elif isinstance(st, Push):
+            if st.tape in live:
+                kept.append(st)
+                live.update(v for v in st.values if isinstance(v, Var))
+        elif isinstance(st, Pop):
+            kept.append(st)
+            live.add(st.tape)
         elif st.target in live:
             kept.append(st)
             live.update(a for a in st.operands() if isinstance(a, Var))

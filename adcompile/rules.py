@@ -434,6 +434,7 @@ for _fn, _shape in (
     ),
     (operator.not_, A.elementwise_bool),
     (np.sign, A.elementwise),
+    (len, A.int_scalar),
     (np.size, A.int_scalar),
     (np.ndim, A.int_scalar),
     (np.shape, A.unknown),

@@ -39,7 +39,7 @@ def assert_points_at(err: AdCompileError, fn, text: str, caret_under: str):
 
 def with_loop(x):
     s = 0.0
-    for i in range(3):
+    while s < 3.0:
         s = s + x
     return s
 
@@ -89,7 +89,7 @@ def with_index(x):
 @pytest.mark.parametrize(
     "fn, text, caret, hint",
     [
-        (with_loop, "for i in range(3):", "for", "loop"),
+        (with_loop, "while s < 3.0:", "while", "loop"),
         (with_try, "try:", "try", "outside"),
         (with_walrus, "(y := x * 2)", "y := x * 2", "separate assignment"),
         (with_global, "global SOMETHING", "global", "argument"),

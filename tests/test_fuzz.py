@@ -1,8 +1,9 @@
 """Random programs: adcompile's gradient must match finite differences on every one.
 
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
-domains, calls to a helper function, branches (if/else, early returns, conditional expressions), fan-out through
-reused variables, shadowing -- saves each as a module and compares ``grad`` with central differences.
+domains, calls to a helper function, branches (if/else, early returns, conditional expressions), loops with
+carried values, fan-out through reused variables, shadowing -- saves each as a module and compares ``grad`` with
+central differences.
 ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
 
@@ -94,9 +95,13 @@ def programs(draw, lib):
     lines = []
     for i in range(draw(st.integers(1, 4))):
         target = draw(st.sampled_from([f"v{i}", "x", "y"]))  # reassigning an input shadows it
-        form = draw(st.sampled_from(["assign", "assign", "if", "early return"]))
+        form = draw(st.sampled_from(["assign", "assign", "if", "early return", "loop"]))
         value = draw(expressions(names, lib))
-        if form == "assign":
+        if form == "loop":  # a carried value: the target exists before the loop
+            target = draw(st.sampled_from(names))
+            lines.append(f"    for k in range({draw(st.integers(0, 3))}):")
+            lines.append(f"        {target} = 0.5 * {target} + {value} * (0.1 * k + 0.2)")
+        elif form == "assign":
             lines.append(f"    {target} = {value}")
         else:
             lines.append(f"    if {TEST[lib].format(draw(expressions(names, lib)))}:")

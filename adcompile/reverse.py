@@ -291,6 +291,13 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
             Assign(tape, primitive(list), (), (), st.loc, "forward"),
             For(st.index, st.bounds, forward_body, st.carried, st.loc, st.sweep),
         ]
+        # the reverse loop reads popped copies, not the forward variables: those keep their last values for
+        # whatever reads them after the loop (a carried variable's final value, say)
+        copies = {v: Var(v.hint) for values in groups.values() for v in values}
+        for v, c in copies.items():
+            b.avals[c] = b.aval(v)
+        reverse_body = _renamed(reverse_body, copies)
+        path = {k: copies.get(p, p) if isinstance(p, Var) else p for k, p in path.items()}
     else:
         b.replace[st] = [For(st.index, st.bounds, _substituted(st.body, b.replace), st.carried, st.loc, st.sweep)]
     carried = [(running[v], inits[v], path[v]) for v in [c[0] for c in loop_carried] + outer]
@@ -349,6 +356,42 @@ def _substituted(body: list, replace: dict, pushes=None) -> list:
             )
         else:
             out.append(st)
+    return out
+
+
+def _renamed(body: list, mapping: dict) -> list:
+    """``body`` with every read and write of a variable in ``mapping`` going to its replacement."""
+
+    def r(op):
+        return mapping.get(op, op) if isinstance(op, Var) else op
+
+    out = []
+    for st in body:
+        if isinstance(st, If):
+            joins = [(r(v), r(x), r(y)) for v, x, y in st.joins]
+            out.append(
+                If(r(st.test), _renamed(st.then, mapping), _renamed(st.orelse, mapping), joins, st.loc, st.sweep)
+            )
+        elif isinstance(st, For):
+            carried = [(r(v), r(x), r(y)) for v, x, y in st.carried]
+            out.append(
+                For(
+                    r(st.index),
+                    tuple(map(r, st.bounds)),
+                    _renamed(st.body, mapping),
+                    carried,
+                    st.loc,
+                    st.sweep,
+                    st.reverse,
+                )
+            )
+        elif isinstance(st, Push):
+            out.append(Push(r(st.tape), tuple(map(r, st.values)), st.loc, st.sweep))
+        elif isinstance(st, Pop):
+            out.append(Pop(tuple(map(r, st.targets)), r(st.tape), st.loc, st.sweep))
+        else:
+            kwargs = tuple((k, r(v)) for k, v in st.kwargs)
+            out.append(Assign(r(st.target), st.prim, tuple(map(r, st.args)), kwargs, st.loc, st.sweep))
     return out
 
 

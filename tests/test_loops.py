@@ -183,3 +183,14 @@ def branch_value_in_loop(x, n):
 @pytest.mark.parametrize("x", [0.9, 0.2, 2.5])
 def test_values_computed_inside_a_branch_of_a_loop_are_taped_on_that_path(x):
     check(branch_value_in_loop, x, 5, argnums=(0,))
+
+
+def final_value_used_after(x, y):
+    for k in range(1):
+        x = 0.5 * x + math.sin(x) * (0.1 * k + 0.2)
+    return x * y
+
+
+def test_the_final_value_of_a_carried_variable_survives_the_reverse_loop():
+    # regression (found by the fuzzer): the reverse loop's pops overwrote the final x that d/dy returns
+    check(final_value_used_after, 1.0, 0.5)

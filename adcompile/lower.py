@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import operator
 import types
 
 import numpy as np
@@ -465,6 +466,8 @@ class Lowerer:
         callee = self.reference(node.func)
         if not isinstance(callee, _Ref):
             raise UnsupportedSyntaxError("only functions named directly can be called", self.loc(node.func))
+        if callee.obj in (max, min) and len(node.args) >= 2 and not node.keywords:
+            return self.extremum(callee.obj, node, hint)
         prim = lookup(callee.obj)
         if prim is None and not isinstance(callee.obj, types.FunctionType):
             raise _no_rule(callee, self.loc(node))
@@ -478,6 +481,16 @@ class Lowerer:
         if prim is None:
             return self.inline(callee, args, kwargs, node, hint)
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
+
+    def extremum(self, fn, node, hint):
+        """``max(a, b, ...)`` / ``min(...)`` of several values: a chain of choices, Python's first best on ties."""
+        better = operator.gt if fn is max else operator.lt
+        value = self.expr(node.args[0])
+        for arg in node.args[1:]:
+            candidate = self.expr(arg)
+            test = self.at(node).call(better, candidate, value)
+            value = self.choose(test, lambda c=candidate: c, lambda v=value: v, hint, node)
+        return value
 
     def inline(self, callee: _Ref, args, kwargs, node, hint):
         """Lower the body of the user's function ``callee`` in place, its parameters bound to the arguments.
@@ -583,6 +596,12 @@ def _op_text(node) -> str:
 
 
 def _no_rule(callee: _Ref, loc: Location):
+    if callee.obj in (eval, exec, compile):
+        return UnsupportedSyntaxError(
+            f"{callee.text}() runs code adcompile cannot read, so it cannot be differentiated",
+            loc,
+            hint="write the computation out in the function",
+        )
     return NonDifferentiableError(
         f"no derivative rule for {callee.text}()",
         loc,

@@ -42,6 +42,8 @@ BINOPS = {
     ast.Mult: (operator.mul, "·", "*"),
     ast.Div: (operator.truediv, "/", "/"),
     ast.Pow: (operator.pow, "**", "**"),
+    ast.FloorDiv: (operator.floordiv, "//", "//"),
+    ast.Mod: (operator.mod, "mod", "%"),
 }
 UNARYOPS = {
     ast.USub: (operator.neg, "−", "-"),

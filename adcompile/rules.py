@@ -65,12 +65,12 @@ def _(g, ans, x, y):
     return g / y, -g * ans / y
 
 
-@vjp(operator.pow, np.power)
+@vjp(operator.pow, np.power, pow)
 def _(g, ans, x, y):
     return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * ans * np.log(x), y)
 
 
-@jvp(operator.pow, np.power)
+@jvp(operator.pow, np.power, pow)
 def _(g, ans, x, y):
     return g * y * x ** (y - 1), g * ans * np.log(x)
 
@@ -81,6 +81,21 @@ def _(g, ans, x):
 
 
 @derivative(operator.pos, np.positive)
+def _(g, ans, x):
+    return g
+
+
+@vjp(operator.mod, np.mod)
+def _(g, ans, x, y):
+    return unbroadcast(g, x), unbroadcast(-g * np.floor(x / y), y)
+
+
+@jvp(operator.mod, np.mod)
+def _(g, ans, x, y):
+    return g, -g * np.floor(x / y)
+
+
+@derivative(float)
 def _(g, ans, x):
     return g
 
@@ -435,6 +450,19 @@ for _fn, _shape in (
     (operator.not_, A.elementwise_bool),
     (np.sign, A.elementwise),
     (len, A.int_scalar),
+    # rounding: constant between the jumps, so the derivative is zero almost everywhere (as in JAX)
+    (operator.floordiv, A.elementwise),
+    (np.floor_divide, A.elementwise),
+    (math.floor, A.int_scalar),
+    (math.ceil, A.int_scalar),
+    (math.trunc, A.int_scalar),
+    (round, A.unknown),
+    (int, A.int_scalar),
+    (np.floor, A.elementwise_float),
+    (np.ceil, A.elementwise_float),
+    (np.trunc, A.elementwise_float),
+    (np.rint, A.elementwise_float),
+    (np.round, A.unknown),
     (np.size, A.int_scalar),
     (np.ndim, A.int_scalar),
     (np.shape, A.unknown),

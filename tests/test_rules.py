@@ -57,6 +57,7 @@ ABOVE_ONE = Interval(1.2, 3.0)  # arccosh
 TAN = Interval(-1.2, 1.2)  # within (-pi/2, pi/2)
 LOG1P = Interval(-0.5, 2.0)
 BASE = Interval(1.5, 4.0)  # a logarithm's base, away from 1
+MODULUS = Interval(2.5, 3.5)  # x % y with x in (0.2, 2): no jump of floor(x / y) nearby
 
 
 def _shape_label(v) -> str:
@@ -168,6 +169,10 @@ SAMPLES = {
     operator.truediv: Elementwise(ANY, NONZERO),
     np.divide: Elementwise(ANY, NONZERO),
     operator.pow: Elementwise(POS, ANY),
+    pow: Elementwise(POS, ANY),
+    operator.mod: Elementwise(Interval(0.2, 2.0), MODULUS),
+    np.mod: Elementwise(Interval(0.2, 2.0), MODULUS),
+    float: Scalars(ANY),
     np.power: Elementwise(POS, ANY),
     operator.neg: Elementwise(ANY),
     np.negative: Elementwise(ANY),

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from adcompile import grad
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "250"))  # per test: 500 programs in every run
 _DIR = tempfile.mkdtemp(prefix="adcompile_fuzz_")
 _counter = itertools.count()
 

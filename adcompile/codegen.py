@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from .ir import Assign, For, Function, Global, If, Pop, Push, Var, walk
+from .ir import Assign, Break, For, Function, Global, If, Pop, Push, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
 
 _ROOTS = {"np": np, "math": math}
@@ -63,6 +63,8 @@ def _events(body, out: list) -> list:
             out.append(("push", st))
         elif isinstance(st, Pop):
             out.append(("pop", st))
+        elif isinstance(st, Break):
+            out.append(("break", st))
         else:
             out.append(("assign", st))
     return out
@@ -78,7 +80,9 @@ def _uses(kind, st) -> list:
     if kind == "for_init":
         return [c[1] for c in st.carried]
     if kind == "for":
-        return list(st.bounds)
+        return list(st.bounds or ())
+    if kind == "break":
+        return [st.test]
     if kind == "for_end":
         return [c[2] for c in st.carried]
     if kind in ("push", "pop"):
@@ -170,8 +174,11 @@ def generate(fn: Function) -> tuple[str, dict]:
             if st.loc is not None and (st.sweep, st.loc.line, st.loc.filename) != group:
                 group = (st.sweep, st.loc.line, st.loc.filename)
                 put(_comment(st, fn.filename))
-            bounds = ast.unparse(ast.Call(ast.Name("range"), [operand(o) for o in st.bounds], []))
-            put(f"for {names[st.index]} in {'reversed(' + bounds + ')' if st.reverse else bounds}:")
+            if st.index is None:
+                put("while True:")
+            else:
+                bounds = ast.unparse(ast.Call(ast.Name("range"), [operand(o) for o in st.bounds], []))
+                put(f"for {names[st.index]} in {'reversed(' + bounds + ')' if st.reverse else bounds}:")
             depth += 1
             opened.append(len(lines))
         elif kind == "for_end":
@@ -180,6 +187,9 @@ def generate(fn: Function) -> tuple[str, dict]:
                 put("pass")
             depth -= 1
             group = None
+        elif kind == "break":
+            put(f"if not {ast.unparse(operand(st.test))}:")
+            put("    break")
         elif kind == "push":
             values = ", ".join(names[v] for v in st.values)
             put(f"{names[st.tape]}.append({values if len(st.values) == 1 else '(' + values + ')'})")
@@ -291,7 +301,7 @@ def _defines(kind, st) -> list:
     if kind == "for_init":
         return [c[0] for c in st.carried]
     if kind == "for":
-        return [st.index]
+        return [st.index] if st.index is not None else []
     if kind == "pop":
         return list(st.targets)
     return []

@@ -100,8 +100,8 @@ class For:
     holds the last such value after the loop.
     """
 
-    index: Var
-    bounds: tuple  # operands: (stop,), (start, stop) or (start, stop, step)
+    index: Var | None  # None: a while loop, which ends at a Break in its body
+    bounds: tuple | None  # operands: (stop,), (start, stop) or (start, stop, step); None for a while loop
     body: list
     carried: list  # [(Var, operand before the loop, operand at the end of the body)]
     loc: Location | None = None
@@ -109,7 +109,19 @@ class For:
     reverse: bool = False
 
     def operands(self):
-        yield from self.bounds
+        yield from self.bounds or ()
+
+
+@dataclass(eq=False)
+class Break:
+    """``if not test: break``: how a while loop's body starts (the test is computed by the statements before it)."""
+
+    test: object
+    loc: Location | None = None
+    sweep: str = "forward"
+
+    def operands(self):
+        yield self.test
 
 
 @dataclass(eq=False)
@@ -155,10 +167,10 @@ def targets(st) -> list:
     if isinstance(st, If):
         return [j[0] for j in st.joins]
     if isinstance(st, For):
-        return [st.index] + [c[0] for c in st.carried]
+        return [st.index] * (st.index is not None) + [c[0] for c in st.carried]
     if isinstance(st, Pop):
         return list(st.targets)
-    if isinstance(st, Push):
+    if isinstance(st, (Push, Break)):
         return []
     return [st.target]
 
@@ -259,11 +271,17 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
                             number(j[0])
                         rows.append((f"{indent}    {names[j[0]]}", show(j[side]), j[0].hint, ""))
                 continue
+            if isinstance(st, Break):
+                rows.append((f"{indent}if ¬{show(st.test)}: break", "", "", where))
+                continue
             if isinstance(st, For):
                 for v, init, _ in st.carried:
                     rows.append((indent + number(v), show(init), v.hint, ""))
-                bounds = ", ".join(show(b) for b in st.bounds)
-                rows.append((f"{indent}for {number(st.index)} in range({bounds}):", "", st.index.hint, where))
+                if st.index is None:
+                    rows.append((f"{indent}while:", "", "", where))
+                else:
+                    bounds = ", ".join(show(b) for b in st.bounds)
+                    rows.append((f"{indent}for {number(st.index)} in range({bounds}):", "", st.index.hint, where))
                 emit(st.body, indent + "    ")
                 for v, _, nxt in st.carried:
                     rows.append((f"{indent}    {names[v]}", show(nxt), v.hint, ""))
@@ -274,12 +292,12 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
 
     emit(fn.body, "")
     ret_line = f"line {fn.ret.loc.line}" if fn.ret.loc else ""
-    lhs_w = max(len(r[0]) for r in rows if r[1] or not r[0].endswith(":"))
+    lhs_w = max(len(r[0]) for r in rows if r[1])
     rhs_w = max(len(r[1]) for r in rows)
     name_w = max(len(r[2]) for r in rows)
     lines = [f"{fn.name}({', '.join(p.hint for p in inputs)})"]
     for lhs, rhs, name, where in rows:
-        if not rhs and lhs.rstrip().endswith(":"):  # if u₃: / else:
+        if not rhs:  # a header: if u₃: / else: / for ... / while: / if ¬u₄: break
             lines.append(f"    {lhs.ljust(lhs_w + rhs_w + 3)}   {''.ljust(name_w)}   {where}".rstrip())
             continue
         lines.append(f"    {lhs.ljust(lhs_w)} = {rhs.ljust(rhs_w)}   {name.ljust(name_w)}   {where}".rstrip())

@@ -21,12 +21,13 @@ import numpy as np
 from .builder import Builder, is_number
 from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
 from .frontend import Source, read_source
-from .ir import Const, For, Function, Global, If, Return, Var
+from .ir import Break, Const, For, Function, Global, If, Return, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
-    ast.While: ("a while loop", "loops are not supported yet; vectorise with NumPy or unroll the loop"),
+    ast.Break: ("break", "not supported yet; end the loop with a flag in a while loop's condition"),
+    ast.Continue: ("continue", "not supported yet; put the rest of the body under an if"),
     ast.Try: ("try/except", "handle errors outside the differentiated function"),
     ast.With: ("a with block", "move it outside the differentiated function"),
     ast.Raise: ("raise", "validate inputs outside the differentiated function"),
@@ -177,6 +178,37 @@ class Lowerer:
         for n in carried:
             self.scope[n] = phis[n]
         for n in (assigned - set(carried)) | {name}:
+            self.scope.pop(n, None)
+            self.unbound[n] = (
+                "is assigned only inside the loop, which may run zero times",
+                "assign it before the loop",
+            )
+
+    def _while(self, st: ast.While):
+        """``while test:``: a loop with no index whose body starts by leaving when the test fails."""
+        loc = self.loc(st)
+        if st.orelse:
+            raise UnsupportedSyntaxError("while/else is not supported yet", loc, hint="set a flag in the loop instead")
+        assigned = set().union(*(_assigned_names(s) for s in st.body))
+        carried = sorted(n for n in assigned if n in self.scope)
+        phis = {n: Var(n) for n in carried}
+        for n, v in phis.items():
+            init = self.scope[n]
+            self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
+        outer_scope, outer_body = self.scope, self.b.body
+        self.scope, self.b.body = {**outer_scope, **phis}, []
+        try:
+            self.b.loc = loc
+            self.b.body.append(Break(self.expr(st.test), loc))
+            if self.block(st.body) is not None:
+                raise UnsupportedSyntaxError("return inside a loop is not supported yet", loc)
+            after, body = self.scope, self.b.body
+        finally:
+            self.scope, self.b.body = outer_scope, outer_body
+        self.b.body.append(For(None, None, body, [(phis[n], self.scope[n], after[n]) for n in carried], loc))
+        for n in carried:
+            self.scope[n] = phis[n]
+        for n in assigned - set(carried):
             self.scope.pop(n, None)
             self.unbound[n] = (
                 "is assigned only inside the loop, which may run zero times",
@@ -559,6 +591,7 @@ class Lowerer:
 STATEMENTS = {
     ast.If: Lowerer._if,
     ast.For: Lowerer._for,
+    ast.While: Lowerer._while,
     ast.Assign: Lowerer._assign,
     ast.AnnAssign: Lowerer._annassign,
     ast.AugAssign: Lowerer._augassign,

@@ -16,7 +16,7 @@ import numpy as np
 from . import avals as A
 from .builder import Builder
 from .errors import NonDifferentiableError, OutputError
-from .ir import Assign, Const, For, Function, Global, If, Pop, Push, Return, Var, defined, targets, walk
+from .ir import Assign, Break, Const, For, Function, Global, If, Pop, Push, Return, Var, defined, targets, walk
 from .lower import lower_rule
 from .primitives import primitive
 from .runtime import broadcast_like, expand_to, owned, scalar_seed, unbroadcast, zeros_like
@@ -39,8 +39,11 @@ def infer_avals(fn: Function, param_avals) -> dict:
                 visit(st.orelse)
                 for v, x, y in st.joins:
                     b.avals[v] = A.join(b.aval(x), b.aval(y))
+            elif isinstance(st, Break):
+                continue
             elif isinstance(st, For):
-                b.avals[st.index] = A.Aval((), "i", False)
+                if st.index is not None:
+                    b.avals[st.index] = A.Aval((), "i", False)
                 for v, init, _ in st.carried:
                     b.avals[v] = b.aval(init)
                 for attempt in range(4):  # carried values: iterate until what is known of them stops changing
@@ -79,6 +82,8 @@ def active_vars(fn: Function, wrt) -> set:
                     varied.update(v for v, init, nxt in st.carried if init in varied or nxt in varied)
                     if len(varied) == count:
                         break
+            elif isinstance(st, Break):
+                continue
             elif st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
                 varied.add(st.target)
 
@@ -101,6 +106,8 @@ def active_vars(fn: Function, wrt) -> set:
                     backward(st.body)
                     if len(useful) == count:
                         break
+            elif isinstance(st, Break):
+                continue
             elif st.target in useful and st.prim.differentiable:
                 useful.update(a for a in st.operands() if isinstance(a, Var))
 
@@ -175,7 +182,7 @@ def _sweep(b: Builder, body: list, adj: dict, active: set):
             _backprop_if(b, st, adj, active)
         elif isinstance(st, For):
             _backprop_for(b, st, adj, active)
-        elif st.target in adj:
+        elif isinstance(st, Assign) and st.target in adj:
             _backprop(b, st, adj, active)
 
 
@@ -218,6 +225,8 @@ def _backprop_if(b: Builder, st: If, adj: dict, active: set):
         adj[k] = Var(adjoint_hint(k))
         b.avals[adj[k]] = A.join(b.aval(values[0]), b.aval(values[1]))
         joins.append((adj[k], values[0], values[1]))
+    if not joins and not sides[0][1] and not sides[1][1]:
+        return  # nothing flows back through this branch (it only steers a test, say): no reverse branch
     b.reverse_of[st] = If(st.test, sides[0][1], sides[1][1], joins, st.loc, "reverse")
     b.body.append(b.reverse_of[st])
 
@@ -256,7 +265,10 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
         if isinstance(nxt, Var) and nxt in active:
             g = running[phi]
             path[nxt] = g if nxt not in path else b.call(operator.add, path[nxt], g, hint=adjoint_hint(nxt))
-    _sweep(b, st.body, path, active)
+    # a while loop's test (the statements up to its Break) only steers: nothing flows back through it, and it also
+    # runs in the last, partial iteration, which the reverse loop does not replay
+    breaks = [i for i, s in enumerate(st.body) if isinstance(s, Break)]
+    _sweep(b, st.body[breaks[0] + 1 :] if breaks else st.body, path, active)
     for phi, _, _ in loop_carried:
         if phi not in path:
             path[phi] = _zero(b, phi)
@@ -287,10 +299,7 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
         if None in groups:
             forward_body.append(Push(tape, tuple(groups[None]), st.loc))
             reverse_body = [Pop(tuple(groups[None]), tape, st.loc), *reverse_body]
-        b.replace[st] = [
-            Assign(tape, primitive(list), (), (), st.loc, "forward"),
-            For(st.index, st.bounds, forward_body, st.carried, st.loc, st.sweep),
-        ]
+        prelude = [Assign(tape, primitive(list), (), (), st.loc, "forward")]
         # the reverse loop reads popped copies, not the forward variables: those keep their last values for
         # whatever reads them after the loop (a carried variable's final value, say)
         copies = {v: Var(v.hint) for values in groups.values() for v in values}
@@ -299,10 +308,18 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
         reverse_body = _renamed(reverse_body, copies)
         path = {k: copies.get(p, p) if isinstance(p, Var) else p for k, p in path.items()}
     else:
-        b.replace[st] = [For(st.index, st.bounds, _substituted(st.body, b.replace), st.carried, st.loc, st.sweep)]
+        forward_body, prelude = _substituted(st.body, b.replace), []
+    index, bounds, forward_carried = st.index, st.bounds, st.carried
+    if index is None:  # a while loop counts its iterations; the reverse loop runs that many times
+        trips, more = Var("trips"), Var("")
+        b.avals[trips] = b.avals[more] = A.Aval((), "i", False)
+        forward_body = [*forward_body, Assign(more, primitive(operator.add), (trips, Const(1)), (), st.loc)]
+        forward_carried = [*st.carried, (trips, Const(0), more)]
+        index, bounds = Var("_"), (trips,)
+    b.replace[st] = [*prelude, For(st.index, st.bounds, forward_body, forward_carried, st.loc, st.sweep)]
     carried = [(running[v], inits[v], path[v]) for v in [c[0] for c in loop_carried] + outer]
     b.loc = st.loc
-    b.body.append(For(st.index, st.bounds, reverse_body, carried, st.loc, "reverse", reverse=True))
+    b.body.append(For(index, bounds, reverse_body, carried, st.loc, "reverse", reverse=True))
     for phi, init, _ in loop_carried:
         if isinstance(init, Var) and init in active and init not in outer:
             g = running[phi]
@@ -377,7 +394,7 @@ def _renamed(body: list, mapping: dict) -> list:
             out.append(
                 For(
                     r(st.index),
-                    tuple(map(r, st.bounds)),
+                    st.bounds and tuple(map(r, st.bounds)),
                     _renamed(st.body, mapping),
                     carried,
                     st.loc,
@@ -389,6 +406,8 @@ def _renamed(body: list, mapping: dict) -> list:
             out.append(Push(r(st.tape), tuple(map(r, st.values)), st.loc, st.sweep))
         elif isinstance(st, Pop):
             out.append(Pop(tuple(map(r, st.targets)), r(st.tape), st.loc, st.sweep))
+        elif isinstance(st, Break):
+            out.append(Break(r(st.test), st.loc, st.sweep))
         else:
             kwargs = tuple((k, r(v)) for k, v in st.kwargs)
             out.append(Assign(r(st.target), st.prim, tuple(map(r, st.args)), kwargs, st.loc, st.sweep))
@@ -519,7 +538,7 @@ def _dead_code_eliminated(body: list, live: set) -> list:
                 kept.append(For(st.index, st.bounds, loop_body, carried, st.loc, st.sweep, st.reverse))
                 live |= inside
                 live.update(c[1] for c in carried if isinstance(c[1], Var))
-                live.update(o for o in st.bounds if isinstance(o, Var))
+                live.update(o for o in st.bounds or () if isinstance(o, Var))
         elif isinstance(st, Push):
             if st.tape in live:
                 kept.append(st)
@@ -527,6 +546,10 @@ def _dead_code_eliminated(body: list, live: set) -> list:
         elif isinstance(st, Pop):
             kept.append(st)
             live.add(st.tape)
+        elif isinstance(st, Break):
+            kept.append(st)
+            if isinstance(st.test, Var):
+                live.add(st.test)
         elif st.target in live:
             kept.append(st)
             live.update(a for a in st.operands() if isinstance(a, Var))

@@ -39,7 +39,9 @@ def assert_points_at(err: AdCompileError, fn, text: str, caret_under: str):
 
 def with_loop(x):
     s = 0.0
-    while s < 3.0:
+    for i in range(3):
+        if s > 1.0:
+            break
         s = s + x
     return s
 
@@ -89,7 +91,7 @@ def with_index(x):
 @pytest.mark.parametrize(
     "fn, text, caret, hint",
     [
-        (with_loop, "while s < 3.0:", "while", "loop"),
+        (with_loop, "break", "break", "flag"),
         (with_try, "try:", "try", "outside"),
         (with_walrus, "(y := x * 2)", "y := x * 2", "separate assignment"),
         (with_global, "global SOMETHING", "global", "argument"),

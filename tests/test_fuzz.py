@@ -1,8 +1,8 @@
 """Random programs: adcompile's gradient must match finite differences on every one.
 
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
-domains, calls to a helper function, branches (if/else, early returns, conditional expressions), loops with
-carried values, fan-out through reused variables, shadowing -- saves each as a module and compares ``grad`` with
+domains, calls to a helper function, branches (if/else, early returns, conditional expressions), for and while
+loops with carried values, fan-out through reused variables, shadowing -- saves each as a module and compares ``grad`` with
 central differences.
 ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
@@ -95,12 +95,17 @@ def programs(draw, lib):
     lines = []
     for i in range(draw(st.integers(1, 4))):
         target = draw(st.sampled_from([f"v{i}", "x", "y"]))  # reassigning an input shadows it
-        form = draw(st.sampled_from(["assign", "assign", "if", "early return", "loop"]))
+        form = draw(st.sampled_from(["assign", "assign", "if", "early return", "loop", "while"]))
         value = draw(expressions(names, lib))
         if form == "loop":  # a carried value: the target exists before the loop
             target = draw(st.sampled_from(names))
             lines.append(f"    for k in range({draw(st.integers(0, 3))}):")
             lines.append(f"        {target} = 0.5 * {target} + {value} * (0.1 * k + 0.2)")
+        elif form == "while":  # at most three trips, fewer if the test on the carried value fails first
+            target = draw(st.sampled_from(names))
+            test = TEST[lib].format(draw(expressions([*names, target], lib)))
+            lines += [f"    w{i} = 0", f"    while w{i} < 3 and {test}:"]
+            lines += [f"        {target} = 0.5 * {target} + {value} * 0.3", f"        w{i} = w{i} + 1"]
         elif form == "assign":
             lines.append(f"    {target} = {value}")
         else:

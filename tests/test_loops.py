@@ -1,6 +1,7 @@
-"""Loops over range(...): carried values, the tape, nested loops, branches and helpers inside loops."""
+"""Loops over range(...) and while loops: carried values, the tape, nested loops, branches and helpers inside."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -194,3 +195,40 @@ def final_value_used_after(x, y):
 def test_the_final_value_of_a_carried_variable_survives_the_reverse_loop():
     # regression (found by the fuzzer): the reverse loop's pops overwrote the final x that d/dy returns
     check(final_value_used_after, 1.0, 0.5)
+
+
+def newton_sqrt(a):
+    x = a
+    while abs(x * x - a) > 1e-12 * a:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def test_a_while_loop_differentiates_through_every_iteration():
+    # Newton's iteration converges to sqrt(a); its derivative through the iterations to 1 / (2 sqrt(a))
+    for a in (2.0, 9.0, 0.3):
+        assert grad(newton_sqrt)(a) == pytest.approx(0.5 / math.sqrt(a), rel=1e-9)
+
+
+def decay(x, rate):
+    total = 0.0
+    v = x
+    while v > 0.1:
+        v = v * rate
+        if v > 1.0:
+            total = total + np.sin(v)
+        else:
+            total = total + v * v
+    return total + v
+
+
+@pytest.mark.parametrize("x", [3.0, 0.05, 0.5])
+def test_a_while_loop_with_a_branch_and_zero_or_more_iterations(x):
+    check(decay, x, 0.7)
+
+
+def test_the_reverse_of_a_while_loop_runs_as_many_times_as_the_forward_one():
+    src = derivative_source(newton_sqrt, args=(2.0,), black=False)
+    assert "while True:" in src
+    assert re.search(r"for \w+ in reversed\(range\(trips\)\):", src)
+    assert "if ¬" in ir_text(newton_sqrt)

@@ -2,8 +2,8 @@
 
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
 domains, calls to a helper function, branches (if/else, early returns, conditional expressions), for and while
-loops with carried values, fan-out through reused variables, shadowing -- saves each as a module and compares ``grad`` with
-central differences.
+loops with carried values, fan-out through reused variables, shadowing -- saves each as a module and compares
+``grad`` with central differences.
 ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
 

@@ -158,17 +158,32 @@ class Lowerer:
             )
         self.b.loc = loc
         bounds = tuple(self.expr(a) for a in it.args)
-        name = st.target.id
-        assigned = set().union(*(_assigned_names(s) for s in st.body)) - {name}
+        self.loop(st, Var(st.target.id), bounds)
+
+    def _while(self, st: ast.While):
+        """``while test:``: a loop with no index whose body starts by leaving when the test fails."""
+        loc = self.loc(st)
+        if st.orelse:
+            raise UnsupportedSyntaxError("while/else is not supported yet", loc, hint="set a flag in the loop instead")
+        self.loop(st, None, None, head=lambda: self.b.body.append(Break(self.expr(st.test), loc)))
+
+    def loop(self, st, index: Var | None, bounds, head=None):
+        """Lower a loop's body once: the names it assigns that exist before the loop are carried (loop φs); the
+        others, and the index, may not be used after it (it may run zero times)."""
+        loc = self.loc(st)
+        own = {index.hint} if index is not None else set()
+        assigned = set().union(*(_assigned_names(s) for s in st.body)) - own
         carried = sorted(n for n in assigned if n in self.scope)
         phis = {n: Var(n) for n in carried}
         for n, v in phis.items():
             init = self.scope[n]
             self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
-        index = Var(name)
         outer_scope, outer_body = self.scope, self.b.body
-        self.scope, self.b.body = {**outer_scope, **phis, name: index}, []
+        self.scope, self.b.body = {**outer_scope, **phis, **{n: index for n in own}}, []
         try:
+            self.b.loc = loc
+            if head is not None:
+                head()
             if self.block(st.body) is not None:
                 raise UnsupportedSyntaxError("return inside a loop is not supported yet", loc)
             after, body = self.scope, self.b.body
@@ -177,38 +192,7 @@ class Lowerer:
         self.b.body.append(For(index, bounds, body, [(phis[n], self.scope[n], after[n]) for n in carried], loc))
         for n in carried:
             self.scope[n] = phis[n]
-        for n in (assigned - set(carried)) | {name}:
-            self.scope.pop(n, None)
-            self.unbound[n] = (
-                "is assigned only inside the loop, which may run zero times",
-                "assign it before the loop",
-            )
-
-    def _while(self, st: ast.While):
-        """``while test:``: a loop with no index whose body starts by leaving when the test fails."""
-        loc = self.loc(st)
-        if st.orelse:
-            raise UnsupportedSyntaxError("while/else is not supported yet", loc, hint="set a flag in the loop instead")
-        assigned = set().union(*(_assigned_names(s) for s in st.body))
-        carried = sorted(n for n in assigned if n in self.scope)
-        phis = {n: Var(n) for n in carried}
-        for n, v in phis.items():
-            init = self.scope[n]
-            self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
-        outer_scope, outer_body = self.scope, self.b.body
-        self.scope, self.b.body = {**outer_scope, **phis}, []
-        try:
-            self.b.loc = loc
-            self.b.body.append(Break(self.expr(st.test), loc))
-            if self.block(st.body) is not None:
-                raise UnsupportedSyntaxError("return inside a loop is not supported yet", loc)
-            after, body = self.scope, self.b.body
-        finally:
-            self.scope, self.b.body = outer_scope, outer_body
-        self.b.body.append(For(None, None, body, [(phis[n], self.scope[n], after[n]) for n in carried], loc))
-        for n in carried:
-            self.scope[n] = phis[n]
-        for n in assigned - set(carried):
+        for n in (assigned - set(carried)) | own:
             self.scope.pop(n, None)
             self.unbound[n] = (
                 "is assigned only inside the loop, which may run zero times",

@@ -342,7 +342,7 @@ def _reads(st) -> list:
     if isinstance(st, If):
         return [st.test] + [x for j in st.joins for x in j[1:]]
     if isinstance(st, For):
-        return [*st.bounds] + [x for c in st.carried for x in c[1:]]
+        return [*(st.bounds or ())] + [x for c in st.carried for x in c[1:]]
     return list(st.operands())
 
 

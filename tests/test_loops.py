@@ -232,3 +232,18 @@ def test_the_reverse_of_a_while_loop_runs_as_many_times_as_the_forward_one():
     assert "while True:" in src
     assert re.search(r"for \w+ in reversed\(range\(trips\)\):", src)
     assert "if ¬" in ir_text(newton_sqrt)
+
+
+def while_inside_for(x, n):
+    total = 0.0
+    for i in range(n):
+        v = x * (i + 1)
+        while v > 1.0:
+            v = v * 0.5
+        total = total + v * v
+    return total
+
+
+@pytest.mark.parametrize("x", [0.3, 2.5])
+def test_a_while_loop_nested_in_a_for_loop(x):
+    check(while_inside_for, x, 4, argnums=(0,))

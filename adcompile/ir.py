@@ -280,8 +280,9 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
                 if st.index is None:
                     rows.append((f"{indent}while:", "", "", where))
                 else:
-                    bounds = ", ".join(show(b) for b in st.bounds)
-                    rows.append((f"{indent}for {number(st.index)} in range({bounds}):", "", st.index.hint, where))
+                    bounds = f"range({', '.join(show(b) for b in st.bounds)})"
+                    bounds = f"reversed({bounds})" if st.reverse else bounds
+                    rows.append((f"{indent}for {number(st.index)} in {bounds}:", "", st.index.hint, where))
                 emit(st.body, indent + "    ")
                 for v, _, nxt in st.carried:
                     rows.append((f"{indent}    {names[v]}", show(nxt), v.hint, ""))

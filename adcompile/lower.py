@@ -151,14 +151,25 @@ class Lowerer:
         if not isinstance(st.target, ast.Name):
             raise UnsupportedSyntaxError("the loop variable must be a plain name", self.loc(st.target))
         it = st.iter
-        callee = self.reference(it.func) if isinstance(it, ast.Call) else None
-        if not (isinstance(callee, _Ref) and callee.obj is range and 1 <= len(it.args) <= 3 and not it.keywords):
+        backwards = self.calls_to(it, reversed) and len(it.args) == 1 and not it.keywords
+        if backwards:
+            it = it.args[0]
+        if not (self.calls_to(it, range) and 1 <= len(it.args) <= 3 and not it.keywords):
             raise UnsupportedSyntaxError(
-                "only loops over range(...) are supported yet", self.loc(it), hint="loop over range(len(...))"
+                "only loops over range(...) or reversed(range(...)) are supported yet",
+                self.loc(st.iter),
+                hint="loop over range(len(...)) and index",
             )
         self.b.loc = loc
         bounds = tuple(self.expr(a) for a in it.args)
-        self.loop(st, Var(st.target.id), bounds)
+        self.loop(st, Var(st.target.id), bounds, backwards=backwards)
+
+    def calls_to(self, node, fn) -> bool:
+        """Whether ``node`` is a call of ``fn`` (named any way that refers to it)."""
+        if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Name, ast.Attribute)):
+            return False
+        ref = self.reference(node.func)
+        return isinstance(ref, _Ref) and ref.obj is fn
 
     def _while(self, st: ast.While):
         """``while test:``: a loop with no index whose body starts by leaving when the test fails."""
@@ -167,7 +178,7 @@ class Lowerer:
             raise UnsupportedSyntaxError("while/else is not supported yet", loc, hint="set a flag in the loop instead")
         self.loop(st, None, None, head=lambda: self.b.body.append(Break(self.expr(st.test), loc)))
 
-    def loop(self, st, index: Var | None, bounds, head=None):
+    def loop(self, st, index: Var | None, bounds, head=None, backwards=False):
         """Lower a loop's body once: the names it assigns that exist before the loop are carried (loop φs); the
         others, and the index, may not be used after it (it may run zero times)."""
         loc = self.loc(st)
@@ -189,7 +200,8 @@ class Lowerer:
             after, body = self.scope, self.b.body
         finally:
             self.scope, self.b.body = outer_scope, outer_body
-        self.b.body.append(For(index, bounds, body, [(phis[n], self.scope[n], after[n]) for n in carried], loc))
+        carried_values = [(phis[n], self.scope[n], after[n]) for n in carried]
+        self.b.body.append(For(index, bounds, body, carried_values, loc, reverse=backwards))
         for n in carried:
             self.scope[n] = phis[n]
         for n in (assigned - set(carried)) | own:

@@ -316,10 +316,10 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
         forward_body = [*forward_body, Assign(more, primitive(operator.add), (trips, Const(1)), (), st.loc)]
         forward_carried = [*st.carried, (trips, Const(0), more)]
         index, bounds = Var("_"), (trips,)
-    b.replace[st] = [*prelude, For(st.index, st.bounds, forward_body, forward_carried, st.loc, st.sweep)]
+    b.replace[st] = [*prelude, For(st.index, st.bounds, forward_body, forward_carried, st.loc, st.sweep, st.reverse)]
     carried = [(running[v], inits[v], path[v]) for v in [c[0] for c in loop_carried] + outer]
     b.loc = st.loc
-    b.body.append(For(index, bounds, reverse_body, carried, st.loc, "reverse", reverse=True))
+    b.body.append(For(index, bounds, reverse_body, carried, st.loc, "reverse", reverse=not st.reverse))
     for phi, init, _ in loop_carried:
         if isinstance(init, Var) and init in active and init not in outer:
             g = running[phi]

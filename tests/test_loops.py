@@ -247,3 +247,16 @@ def while_inside_for(x, n):
 @pytest.mark.parametrize("x", [0.3, 2.5])
 def test_a_while_loop_nested_in_a_for_loop(x):
     check(while_inside_for, x, 4, argnums=(0,))
+
+
+def backwards_loop(x, n):
+    s = x
+    for i in reversed(range(1, n)):
+        s = math.sin(s * i) + s
+    return s
+
+
+def test_a_loop_over_a_reversed_range_is_reversed_again_by_the_adjoint():
+    check(backwards_loop, 0.4, 4, argnums=(0,))
+    src = derivative_source(backwards_loop, args=(0.4, 4), black=False)
+    assert "for i in reversed(range(1, n)):" in src and "for i in range(1, n):" in src

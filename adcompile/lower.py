@@ -27,7 +27,6 @@ from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
     ast.Break: ("break", "not supported yet; end the loop with a flag in a while loop's condition"),
-    ast.Continue: ("continue", "not supported yet; put the rest of the body under an if"),
     ast.Try: ("try/except", "handle errors outside the differentiated function"),
     ast.With: ("a with block", "move it outside the differentiated function"),
     ast.Raise: ("raise", "validate inputs outside the differentiated function"),
@@ -60,6 +59,7 @@ if hasattr(ast, "Match"):
     UNSUPPORTED[ast.Match] = ("a match statement", "write it with if/elif/else")
 
 _LITERAL_TYPES = (str, bool, type(None))
+_CONTINUE = object()  # what lowering a continue statement returns: the rest of the block is skipped
 
 
 class _Ref:
@@ -84,6 +84,7 @@ class Lowerer:
         self.calls = calls  # the user functions being inlined, outermost first (to catch recursion)
         self.return_hint = ""  # what the caller will call this function's result
         self.unbound: dict = {}  # name -> why it may have no value here (assigned on one path, or in a loop only)
+        self.in_loop = False
         self.aliases: dict = {}  # join -> the variables it may be at run time
 
     # -- statements -----------------------------------------------------------------------------------
@@ -98,6 +99,8 @@ class Lowerer:
             if handler is Lowerer._if:
                 return self._if(st, stmts[i + 1 :])
             ret = handler(self, st)
+            if ret is _CONTINUE:
+                return None  # the rest of this block is skipped: the iteration falls through to its end
             if ret is not None:
                 return ret
         return None
@@ -111,7 +114,7 @@ class Lowerer:
         """
         test = self.expr(st.test)
         then_stmts, else_stmts = list(st.body), list(st.orelse)
-        if _has_return(st):
+        if _jumps(st):  # the statements after the if continue only the paths that fall through
             then_stmts += rest
             else_stmts += rest
             rest = ()
@@ -189,8 +192,8 @@ class Lowerer:
         for n, v in phis.items():
             init = self.scope[n]
             self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
-        outer_scope, outer_body = self.scope, self.b.body
-        self.scope, self.b.body = {**outer_scope, **phis, **{n: index for n in own}}, []
+        outer_scope, outer_body, outer_in_loop = self.scope, self.b.body, self.in_loop
+        self.scope, self.b.body, self.in_loop = {**outer_scope, **phis, **{n: index for n in own}}, [], True
         try:
             self.b.loc = loc
             if head is not None:
@@ -199,7 +202,7 @@ class Lowerer:
                 raise UnsupportedSyntaxError("return inside a loop is not supported yet", loc)
             after, body = self.scope, self.b.body
         finally:
-            self.scope, self.b.body = outer_scope, outer_body
+            self.scope, self.b.body, self.in_loop = outer_scope, outer_body, outer_in_loop
         carried_values = [(phis[n], self.scope[n], after[n]) for n in carried]
         self.b.body.append(For(index, bounds, body, carried_values, loc, reverse=backwards))
         for n in carried:
@@ -364,6 +367,11 @@ class Lowerer:
 
     def _pass(self, st):
         return
+
+    def _continue(self, st):
+        if not self.in_loop:
+            raise UnsupportedSyntaxError("continue outside a loop", self.loc(st))
+        return _CONTINUE
 
     def check_target(self, target):
         if isinstance(target, ast.Tuple):
@@ -594,6 +602,7 @@ STATEMENTS = {
     ast.Return: Lowerer._return,
     ast.Expr: Lowerer._expr_stmt,
     ast.Pass: Lowerer._pass,
+    ast.Continue: Lowerer._continue,
 }
 EXPRESSIONS = {
     ast.Constant: Lowerer._constant,
@@ -668,9 +677,17 @@ def lower_function(src: Source) -> Function:
     return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars)
 
 
-def _has_return(node) -> bool:
-    """Whether a return statement is anywhere inside ``node`` (a statement)."""
-    return any(isinstance(n, ast.Return) for n in ast.walk(node))
+def _jumps(node) -> bool:
+    """Whether a return, or a continue of the enclosing loop, is anywhere inside ``node`` (a statement)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.Return, ast.Continue)):
+            return True
+        if isinstance(child, (ast.For, ast.While)):  # its continues are its own
+            if any(isinstance(n, ast.Return) for n in ast.walk(child)):
+                return True
+        elif _jumps(child):
+            return True
+    return False
 
 
 def _assigned_names(fnode) -> set:

@@ -218,6 +218,4 @@ def renames_in_a_branch(x, c):
 @pytest.mark.parametrize("c", [1.0, -1.0])
 def test_joins_at_the_end_of_a_branch_are_assigned_without_clobbering(c):
     check(renames_in_a_branch, 0.7, c)
-    assert grad(renames_in_a_branch)(0.7, c) == pytest.approx(
-        (2 * 25 * 0.7 + 5.0) if c > 0 else 12 * 0.7, rel=1e-12
-    )
+    assert grad(renames_in_a_branch)(0.7, c) == pytest.approx((2 * 25 * 0.7 + 5.0) if c > 0 else 12 * 0.7, rel=1e-12)

@@ -260,3 +260,35 @@ def test_a_loop_over_a_reversed_range_is_reversed_again_by_the_adjoint():
     check(backwards_loop, 0.4, 4, argnums=(0,))
     src = derivative_source(backwards_loop, args=(0.4, 4), black=False)
     assert "for i in reversed(range(1, n)):" in src and "for i in range(1, n):" in src
+
+
+def with_continue(x, n):
+    s = 0.0
+    for i in range(n):
+        if i % 2 == 1:
+            continue
+        t = np.sin(x * i)
+        if t < 0:
+            continue
+        s = s + t * x
+    return s
+
+
+@pytest.mark.parametrize("x", [0.4, 1.3])
+def test_continue_skips_the_rest_of_the_iteration(x):
+    check(with_continue, x, 7, argnums=(0,))
+
+
+def continue_in_while(x):
+    k = 0
+    s = x
+    while k < 5:
+        k = k + 1
+        if k == 2:
+            continue
+        s = s * 0.9 + np.cos(s)
+    return s
+
+
+def test_continue_in_a_while_loop():
+    check(continue_in_while, 0.3)

@@ -26,7 +26,6 @@ from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
-    ast.Break: ("break", "not supported yet; end the loop with a flag in a while loop's condition"),
     ast.Try: ("try/except", "handle errors outside the differentiated function"),
     ast.With: ("a with block", "move it outside the differentiated function"),
     ast.Raise: ("raise", "validate inputs outside the differentiated function"),
@@ -85,6 +84,8 @@ class Lowerer:
         self.return_hint = ""  # what the caller will call this function's result
         self.unbound: dict = {}  # name -> why it may have no value here (assigned on one path, or in a loop only)
         self.in_loop = False
+        self.flag = None  # the scope key of the innermost loop's break flag
+        self.flags = 0
         self.aliases: dict = {}  # join -> the variables it may be at run time
 
     # -- statements -----------------------------------------------------------------------------------
@@ -136,7 +137,8 @@ class Lowerer:
             return Return(value, loc)
         for name in sorted(set(then_scope) | set(else_scope)):
             if name in then_scope and name in else_scope:
-                self.scope[name] = self.join(then_scope[name], else_scope[name], name, joins, loc)
+                hint = name if name.isidentifier() else "broke"  # a loop's break flag has no user name
+                self.scope[name] = self.join(then_scope[name], else_scope[name], hint, joins, loc)
             else:
                 self.scope.pop(name, None)
                 self.unbound[name] = (
@@ -149,8 +151,6 @@ class Lowerer:
     def _for(self, st: ast.For):
         """``for i in range(...)``: names the body assigns that exist before the loop are carried (loop φs)."""
         loc = self.loc(st)
-        if st.orelse:
-            raise UnsupportedSyntaxError("for/else is not supported yet", loc, hint="set a flag in the loop instead")
         if not isinstance(st.target, ast.Name):
             raise UnsupportedSyntaxError("the loop variable must be a plain name", self.loc(st.target))
         it = st.iter
@@ -177,32 +177,56 @@ class Lowerer:
     def _while(self, st: ast.While):
         """``while test:``: a loop with no index whose body starts by leaving when the test fails."""
         loc = self.loc(st)
-        if st.orelse:
-            raise UnsupportedSyntaxError("while/else is not supported yet", loc, hint="set a flag in the loop instead")
-        self.loop(st, None, None, head=lambda: self.b.body.append(Break(self.expr(st.test), loc)))
+
+        def head(flag):
+            test = st.test if flag is None else _synthetic(st.test, ast.BoolOp(ast.And(), [_not(flag, st), st.test]))
+            self.b.body.append(Break(self.expr(test), loc))
+
+        self.loop(st, None, None, head=head)
 
     def loop(self, st, index: Var | None, bounds, head=None, backwards=False):
         """Lower a loop's body once: the names it assigns that exist before the loop are carried (loop φs); the
-        others, and the index, may not be used after it (it may run zero times)."""
+        others, and the index, may not be used after it (it may run zero times).
+
+        ``break`` and ``else`` use a carried flag: ``break`` sets it and skips the rest of the iteration (like
+        ``continue``); a for loop's body runs only while it is unset, a while loop's test checks it first, and the
+        ``else`` clause runs after the loop if it is unset.
+        """
         loc = self.loc(st)
+        if any(isinstance(n, ast.Return) for s in st.body for n in ast.walk(s)):
+            raise UnsupportedSyntaxError(
+                "return inside a loop is not supported yet",
+                loc,
+                hint="keep the result in a variable, break out of the loop, and return after it",
+            )
         own = {index.hint} if index is not None else set()
+        flag = None
+        body_stmts = list(st.body)
+        if st.orelse or _breaks(st):
+            self.flags += 1
+            flag = f"<break {self.flags}>"  # not an identifier: no user name can clash with it
+            self.scope[flag] = Const(False)
+            if index is not None:  # after a break, the remaining iterations do nothing
+                body_stmts = [_synthetic(st, ast.If(_not(flag, st), body_stmts, []))]
         assigned = set().union(*(_assigned_names(s) for s in st.body)) - own
+        if flag is not None:
+            assigned.add(flag)
         carried = sorted(n for n in assigned if n in self.scope)
-        phis = {n: Var(n) for n in carried}
+        phis = {n: Var("broke" if n == flag else n) for n in carried}
         for n, v in phis.items():
             init = self.scope[n]
             self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
-        outer_scope, outer_body, outer_in_loop = self.scope, self.b.body, self.in_loop
-        self.scope, self.b.body, self.in_loop = {**outer_scope, **phis, **{n: index for n in own}}, [], True
+        outer = self.scope, self.b.body, self.in_loop, self.flag
+        self.scope, self.b.body = {**self.scope, **phis, **{n: index for n in own}}, []
+        self.in_loop, self.flag = True, flag
         try:
             self.b.loc = loc
             if head is not None:
-                head()
-            if self.block(st.body) is not None:
-                raise UnsupportedSyntaxError("return inside a loop is not supported yet", loc)
+                head(flag)
+            self.block(body_stmts)
             after, body = self.scope, self.b.body
         finally:
-            self.scope, self.b.body, self.in_loop = outer_scope, outer_body, outer_in_loop
+            self.scope, self.b.body, self.in_loop, self.flag = outer
         carried_values = [(phis[n], self.scope[n], after[n]) for n in carried]
         self.b.body.append(For(index, bounds, body, carried_values, loc, reverse=backwards))
         for n in carried:
@@ -213,6 +237,10 @@ class Lowerer:
                 "is assigned only inside the loop, which may run zero times",
                 "assign it before the loop",
             )
+        if st.orelse:
+            if any(isinstance(n, ast.Return) for s in st.orelse for n in ast.walk(s)):
+                raise UnsupportedSyntaxError("return in a loop's else clause is not supported yet", loc)
+            self.block([_synthetic(st, ast.If(_not(flag, st), list(st.orelse), []))])
 
     def branch(self, stmts):
         """(scope after, statements, Return or None) of one branch, lowered apart from the enclosing code."""
@@ -367,6 +395,12 @@ class Lowerer:
 
     def _pass(self, st):
         return
+
+    def _break(self, st):
+        if self.flag is None:
+            raise UnsupportedSyntaxError("break outside a loop", self.loc(st))
+        self.scope[self.flag] = Const(True)
+        return _CONTINUE
 
     def _continue(self, st):
         if not self.in_loop:
@@ -603,6 +637,7 @@ STATEMENTS = {
     ast.Expr: Lowerer._expr_stmt,
     ast.Pass: Lowerer._pass,
     ast.Continue: Lowerer._continue,
+    ast.Break: Lowerer._break,
 }
 EXPRESSIONS = {
     ast.Constant: Lowerer._constant,
@@ -677,10 +712,35 @@ def lower_function(src: Source) -> Function:
     return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars)
 
 
+def _breaks(loop) -> bool:
+    """Whether a break of this loop (not of a loop inside it) is in its body."""
+
+    def find(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Break) or (not isinstance(child, (ast.For, ast.While)) and find(child)):
+                return True
+        return False
+
+    return any(isinstance(s, ast.Break) or (not isinstance(s, (ast.For, ast.While)) and find(s)) for s in loop.body)
+
+
+def _not(flag: str, where) -> ast.expr:
+    """``not <flag>``, located at ``where`` (the loop) for error messages."""
+    return _synthetic(where, ast.UnaryOp(ast.Not(), _synthetic(where, ast.Name(flag, ast.Load()))))
+
+
+def _synthetic(where, node):
+    """A node adcompile adds to the user's code, given the location of ``where``."""
+    for n in ast.walk(node):
+        if not hasattr(n, "lineno"):
+            ast.copy_location(n, where)
+    return node
+
+
 def _jumps(node) -> bool:
     """Whether a return, or a continue of the enclosing loop, is anywhere inside ``node`` (a statement)."""
     for child in ast.iter_child_nodes(node):
-        if isinstance(child, (ast.Return, ast.Continue)):
+        if isinstance(child, (ast.Return, ast.Continue, ast.Break)):
             return True
         if isinstance(child, (ast.For, ast.While)):  # its continues are its own
             if any(isinstance(n, ast.Return) for n in ast.walk(child)):

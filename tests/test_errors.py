@@ -41,7 +41,7 @@ def with_loop(x):
     s = 0.0
     for i in range(3):
         if s > 1.0:
-            break
+            return s
         s = s + x
     return s
 
@@ -91,7 +91,7 @@ def with_index(x):
 @pytest.mark.parametrize(
     "fn, text, caret, hint",
     [
-        (with_loop, "break", "break", "flag"),
+        (with_loop, "for i in range(3):", "for", "loop"),
         (with_try, "try:", "try", "outside"),
         (with_walrus, "(y := x * 2)", "y := x * 2", "separate assignment"),
         (with_global, "global SOMETHING", "global", "argument"),

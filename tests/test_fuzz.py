@@ -2,7 +2,7 @@
 
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
 domains, calls to a helper function, branches (if/else, early returns, conditional expressions), for and while
-loops with carried values and continue, fan-out through reused variables, shadowing -- saves each as a module
+loops with carried values, continue and break, fan-out through reused variables, shadowing -- saves each as a module
 and compares ``grad`` with central differences.
 ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
@@ -100,10 +100,11 @@ def programs(draw, lib):
         if form == "loop":  # a carried value: the target exists before the loop
             target = draw(st.sampled_from(names))
             lines.append(f"    for k in range({draw(st.integers(0, 3))}):")
-            if draw(st.booleans()):  # skip some iterations
+            jump = draw(st.sampled_from([None, "continue", "break"]))  # skip some iterations, or stop early
+            if jump:
                 lines += [
                     f"        if {TEST[lib].format(draw(expressions([*names, target], lib)))}:",
-                    "            continue",
+                    f"            {jump}",
                 ]
             lines.append(f"        {target} = 0.5 * {target} + {value} * (0.1 * k + 0.2)")
         elif form == "while":  # at most three trips, fewer if the test on the carried value fails first

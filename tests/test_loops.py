@@ -292,3 +292,62 @@ def continue_in_while(x):
 
 def test_continue_in_a_while_loop():
     check(continue_in_while, 0.3)
+
+
+def first_big(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + math.sin(x * i)
+        if s > 1.0:
+            break
+        s = s * 1.1
+    else:
+        s = s - 10.0 * x  # runs only when the loop did not break
+    return s
+
+
+@pytest.mark.parametrize("x", [0.7, 0.01])
+def test_break_and_the_else_clause_of_a_for_loop(x):
+    check(first_big, x, 6, argnums=(0,))
+
+
+def while_true(x):
+    k = 0
+    v = x
+    while True:
+        v = v * 1.3 + 0.1 * x
+        k = k + 1
+        if v > 5.0 or k > 20:
+            break
+    return v
+
+
+def while_else(x):
+    v = x
+    while v < 3.0:
+        v = v * 2.0
+        if v > 2.5 and v < 2.9:
+            break
+    else:
+        v = v + x * x
+    return v
+
+
+@pytest.mark.parametrize("x", [0.5, 4.0, 0.65])
+def test_break_in_while_loops_and_their_else_clause(x):
+    check(while_true, x)
+    check(while_else, x)
+
+
+def nested_break(x):
+    total = 0.0
+    for i in range(3):
+        for j in range(5):
+            total = total + x * (i + j)
+            if total > 2.0 * (i + 1):
+                break
+    return total
+
+
+def test_break_leaves_only_the_innermost_loop():
+    check(nested_break, 0.4)

@@ -121,8 +121,8 @@ class Lowerer:
             rest = ()
         loc = self.loc(st)
         (then_scope, then_body, then_ret), (else_scope, else_body, else_ret) = (
-            self.branch(then_stmts),
-            self.branch(else_stmts),
+            self.branch(lambda: self.block(then_stmts)),
+            self.branch(lambda: self.block(else_stmts)),
         )
         joins: list = []
         if (then_ret is None) != (else_ret is None):
@@ -242,13 +242,14 @@ class Lowerer:
                 raise UnsupportedSyntaxError("return in a loop's else clause is not supported yet", loc)
             self.block([_synthetic(st, ast.If(_not(flag, st), list(st.orelse), []))])
 
-    def branch(self, stmts):
-        """(scope after, statements, Return or None) of one branch, lowered apart from the enclosing code."""
+    def branch(self, lower):
+        """(scope after, statements, result) of ``lower()``, run as one path of a branch: on a copy of the scope,
+        into a statement list of its own."""
         outer_scope, outer_body = self.scope, self.b.body
         self.scope, self.b.body = dict(outer_scope), []
         try:
-            ret = self.block(stmts)
-            return self.scope, self.b.body, ret
+            result = lower()
+            return self.scope, self.b.body, result
         finally:
             self.scope, self.b.body = outer_scope, outer_body
 
@@ -274,18 +275,12 @@ class Lowerer:
     def choose(self, test, then, orelse, hint, node):
         """Emit an If on ``test`` whose branches compute ``then()`` and ``orelse()``; the joined value."""
         loc = self.loc(node)
-        results = []
-        for make in (then, orelse):
-            outer = self.b.body
-            self.b.body = []
-            try:
-                results.append((make(), self.b.body))
-            finally:
-                self.b.body = outer
+        _, then_body, a = self.branch(then)
+        _, else_body, b = self.branch(orelse)
         joins: list = []
-        value = self.join(results[0][0], results[1][0], hint, joins, loc)
+        value = self.join(a, b, hint, joins, loc)
         self.b.loc = loc
-        self.b.body.append(If(test, results[0][1], results[1][1], joins, loc))
+        self.b.body.append(If(test, then_body, else_body, joins, loc))
         return value
 
     def _boolop(self, node: ast.BoolOp, hint):

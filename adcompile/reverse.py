@@ -276,11 +276,10 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
     # what the reverse body reads of this iteration's values (not what it computes itself, nor inner loops' tapes'
     # contents, which their own pops bring back) must be kept by the forward loop
     reads = {op for s2 in walk(reverse_body) for op in _reads(s2) if isinstance(op, Var)} - defined(reverse_body)
-    order = _definition_order(st.carried, _substituted(st.body, b.replace))
-    where = {c[0]: None for c in st.carried}
+    where = {c[0]: None for c in st.carried}  # and then every value the body defines, in order
     _placement(st.body, b.replace, None, where)
     groups: dict = {}  # None (the end of the iteration) or (If, side) -> values kept there
-    for v in order:
+    for v in where:
         if v in reads:
             groups.setdefault(where[v], []).append(v)
     if groups:
@@ -346,14 +345,6 @@ def _reads(st) -> list:
     return list(st.operands())
 
 
-def _definition_order(carried, body) -> list:
-    """A loop's carried variables, then every variable its body defines, in order."""
-    out = [c[0] for c in carried]
-    for inner in walk(body):
-        out.extend(v for v in targets(inner) if v not in out)
-    return out
-
-
 def _substituted(body: list, replace: dict, pushes=None) -> list:
     """``body`` with each loop the reverse sweep taped replaced by its taped version, at any depth, and the
     pushes of ``pushes`` ((If, side) -> Push) at the end of those branches."""
@@ -415,7 +406,9 @@ def _renamed(body: list, mapping: dict) -> list:
 
 
 def _placement(body: list, replace: dict, place, out: dict) -> dict:
-    """Variable -> where a loop body defines it: None at its top level, (If, side) inside that branch's path."""
+    """Variable -> where a loop body defines it: None at its top level, (If, side) inside that branch's path.
+
+    Variables are added in the order the body defines them (a branch's joins after its paths)."""
     for st in body:
         if st in replace:
             for r in replace[st]:

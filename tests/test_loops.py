@@ -351,3 +351,30 @@ def nested_break(x):
 
 def test_break_leaves_only_the_innermost_loop():
     check(nested_break, 0.4)
+
+
+def compound_interest(rate, years, principal=1000.0):
+    balance = principal
+    for y in range(years):
+        if balance > 1500.0:
+            balance = balance * (1 + 0.5 * rate)
+        else:
+            balance = balance * (1 + rate)
+    return balance
+
+
+def bisect_like(a):
+    lo, hi = 0.0, a
+    mid = 0.5 * (lo + hi)
+    while hi - lo > 1e-3:
+        mid = 0.5 * (lo + hi)
+        if mid * mid > a:
+            hi = mid
+        else:
+            lo = mid
+    return mid * mid + math.sin(a) * mid
+
+
+def test_user_style_loops_with_defaults_tuple_assignment_and_branches():
+    check(compound_interest, 0.05, 12, argnums=(0,))
+    check(bisect_like, 2.0)

@@ -28,6 +28,7 @@ class Aval:
     shape: tuple | SymShape | None = None
     kind: str | None = None  # numpy dtype kind: 'b', 'i', 'u', 'f', 'c'; None if unknown
     array: bool | None = None  # True: ndarray (mutable); False: Python or NumPy scalar; None: unknown
+    literal: object = None  # the value of a literal in the source (a shape such as (3, 4)); never of an argument
 
     @property
     def is_float(self) -> bool:
@@ -51,6 +52,17 @@ def of_value(v) -> Aval:
     if isinstance(v, (complex, np.complexfloating)):
         return Aval((), "c", False)
     return UNKNOWN
+
+
+def of_literal(v) -> Aval:
+    """The abstract value of a literal written in the source, which keeps the value itself when it is an int or
+    a tuple of ints (shapes and axes)."""
+    if isinstance(v, tuple) and all(isinstance(i, int) and not isinstance(i, bool) for i in v):
+        return Aval(None, None, False, v)
+    av = of_value(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return Aval(av.shape, av.kind, av.array, v)
+    return av
 
 
 def symbolic(name: str) -> Aval:
@@ -132,6 +144,14 @@ def int_scalar(avals, kwargs, loc=None) -> Aval:
     return Aval((), "i", False)
 
 
+def length(avals, kwargs, loc=None) -> Aval:
+    """``len(x)``: known when ``x`` is an array of known shape (the shape is part of what code is specialised to)."""
+    x = avals[0]
+    if x.array is True and isinstance(x.shape, tuple) and x.shape:
+        return Aval((), "i", False, x.shape[0])
+    return Aval((), "i", False)
+
+
 def unknown(avals, kwargs, loc=None) -> Aval:
     return UNKNOWN
 
@@ -166,3 +186,59 @@ def like_second(avals, kwargs, loc=None) -> Aval:
 
 def like_first(avals, kwargs, loc=None) -> Aval:
     return avals[0]
+
+
+def constructor(avals, kwargs, loc=None) -> Aval:
+    """``np.zeros(shape, dtype)`` and the like: the shape if it is a literal, floats unless a dtype is given."""
+    value = avals[0].literal if avals else None
+    shape = (value,) if isinstance(value, int) else value if isinstance(value, tuple) else None
+    kind = "f" if kwargs.get("dtype") is None and len(avals) < 3 else None
+    return Aval(shape, kind, True)
+
+
+# Indexing -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexAval:
+    """What is known of the subscript of ``x[...]``: per item, its literal value (an int, a slice, None or
+    Ellipsis) or an :class:`Aval` (a computed index; ``UNKNOWN`` for a slice whose bounds are computed)."""
+
+    items: tuple
+
+
+class _Unknown(Exception):
+    """An index item whose effect on the result's shape is not known at compile time."""
+
+
+def _probe(item):
+    """A stand-in for an index item with the same effect on the result's shape, or raise _Unknown."""
+    if isinstance(item, Aval):
+        if item.kind in ("i", "u") and item.shape == ():
+            return 0
+        if item.kind in ("i", "u") and isinstance(item.shape, tuple):
+            return np.zeros(item.shape, dtype=np.intp)
+        raise _Unknown  # a mask (how many elements it selects depends on its values) or an unknown index
+    return item
+
+
+def getitem(avals, kwargs, loc=None) -> Aval:
+    """``x[index]``: the shape NumPy gives, found by indexing a zero-strided stand-in of ``x``'s shape."""
+    x, index = avals[0], avals[1]
+    if x.array is False and x.shape == () and x.kind in ("f", "i", "b"):
+        from .errors import AdCompileError
+
+        raise AdCompileError("a number cannot be indexed: x[...] needs an array", loc)
+    if not isinstance(x.shape, tuple) or x.array is not True or not isinstance(index, IndexAval):
+        return Aval(None, x.kind, None)
+    try:
+        probe = tuple(_probe(item) for item in index.items)
+        stand_in = np.broadcast_to(np.zeros((), dtype=np.float64), x.shape)
+        shape = stand_in[probe].shape
+    except _Unknown:
+        return Aval(None, x.kind, None)
+    except (IndexError, TypeError) as e:
+        from .errors import AdCompileError
+
+        raise AdCompileError(f"index out of range for an array of shape {x.shape}: {e}", loc) from None
+    return Aval(shape, x.kind, result_array(shape))

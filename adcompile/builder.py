@@ -16,8 +16,8 @@ import numpy as np
 
 from . import avals as A
 from .errors import Location, NonDifferentiableError, UnsupportedSyntaxError
-from .ir import Assign, Const, Global, Var
-from .primitives import BINOPS, UNARYOPS, Primitive, lookup, primitive
+from .ir import Assign, Const, Global, Index, Slice, Var
+from .primitives import BINOPS, UNARYOPS, Primitive, lookup, primitive, returns_new
 
 
 def is_number(v) -> bool:
@@ -34,6 +34,8 @@ class Builder:
         self.memo: dict = {}  # (primitive, operands) -> variable, for common-subexpression elimination
         self.replace: dict = {}  # forward loop -> the statements that replace it in the adjoint (with its tape)
         self.reverse_of: dict = {}  # forward branch -> its reverse
+        self.views: dict = {}  # variable -> the variables whose memory it may share (x[1:], x.T, ...)
+        self.checks: list = []  # see Function.checks
 
     def remember(self, statements):
         """Let later identical operations reuse these statements' results instead of recomputing them."""
@@ -51,7 +53,22 @@ class Builder:
     def aval(self, op) -> A.Aval:
         if isinstance(op, Var):
             return self.avals.get(op, A.UNKNOWN)
+        if isinstance(op, Index):
+            return A.IndexAval(tuple(self._item_aval(item) for item in op.items))
+        if isinstance(op, Const):
+            return A.of_literal(op.value)
         return A.of_value(op.value)
+
+    def _item_aval(self, item):
+        """What an index item is known to be: a literal, an abstract value, or a slice (None if its bounds vary)."""
+        if isinstance(item, Slice):
+            parts = (item.lower, item.upper, item.step)
+            if all(p is None or isinstance(p, Const) for p in parts):
+                return slice(*(p if p is None else p.value for p in parts))
+            return A.UNKNOWN
+        if isinstance(item, Const):
+            return item.value
+        return self.aval(item)
 
     def call(self, fn, *args, hint: str = "", **kwargs):
         """Emit ``fn(*args, **kwargs)`` and return the operand holding its result."""
@@ -74,6 +91,8 @@ class Builder:
             self.loc,
         )
         self.body.append(Assign(target, prim, tuple(args), kw, self.loc, self.sweep))
+        if args and isinstance(args[0], Var) and not returns_new(prim):
+            self.views[target] = {args[0]} | self.views.get(args[0], set())
         if self.simplify:
             self.memo[_key(prim, args, kw)] = target
         return target
@@ -93,6 +112,10 @@ def _operand_key(op):
         return ("const", type(op.value), op.value)
     if isinstance(op, Global):
         return ("global", id(op.value))
+    if isinstance(op, Index):
+        return ("index", tuple(_operand_key(i) for i in op.items))
+    if isinstance(op, Slice):
+        return ("slice", tuple(None if p is None else _operand_key(p) for p in (op.lower, op.upper, op.step)))
     return op
 
 

@@ -18,12 +18,16 @@ import hashlib
 import keyword
 import linecache
 import math
+import operator
 import os
 
 import numpy as np
 
-from .ir import Assign, Break, For, Function, Global, If, Pop, Push, Var, walk
+from .inplace import ADD_AT_IN_PLACE, IN_PLACE, SET_IN_PLACE
+from .ir import Assign, Break, For, Function, Global, If, Index, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
+
+getitem = operator.getitem
 
 _ROOTS = {"np": np, "math": math}
 
@@ -96,7 +100,9 @@ def generate(fn: Function) -> tuple[str, dict]:
     ns = _Namespace()
     callee: dict = {}  # primitive -> ast expression of the callable
     for st in walk(fn.body):
-        if isinstance(st, Assign) and st.prim not in callee and st.prim.op_node is None:
+        if isinstance(st, Assign) and st.prim in IN_PLACE:
+            ns.bind("np", np)
+        elif isinstance(st, Assign) and st.prim not in callee and st.prim.op_node is None and st.prim.fn is not getitem:
             callee[st.prim] = _callee_ast(st.prim, ns)
     glob_names = {}
     for kind, st in [*events, ("return", fn.ret)]:
@@ -116,6 +122,8 @@ def generate(fn: Function) -> tuple[str, dict]:
             return ast.Name(names[op])
         if isinstance(op, Global):
             return ast.Name(glob_names[id(op.value)])
+        if isinstance(op, Index):
+            return _index_value(op, operand)
         return _literal(op.value)
 
     lines = [f"def {fn.name}({_signature(fn, names)}):"]
@@ -145,7 +153,10 @@ def generate(fn: Function) -> tuple[str, dict]:
             if st.loc is not None and (st.sweep, st.loc.line, st.loc.filename) != group:
                 group = (st.sweep, st.loc.line, st.loc.filename)
                 put(_comment(st, fn.filename))
-        if kind == "assign":
+        if kind == "assign" and st.prim in IN_PLACE:
+            put(_in_place(st, operand))
+            holder[names[st.target]] = st.target
+        elif kind == "assign":
             rhs = _expression(st, operand, callee)
             put(ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
             holder[names[st.target]] = st.target
@@ -229,7 +240,51 @@ def _callee_ast(prim, ns: _Namespace) -> ast.expr:
     return node
 
 
+def _subscript(index, operand) -> ast.expr:
+    """The text between the brackets of ``x[...]``."""
+    if not isinstance(index, Index):  # an index computed at run time
+        return operand(index)
+    items = []
+    for item in index.items:
+        if isinstance(item, Slice):
+            parts = [None if p is None else operand(p) for p in (item.lower, item.upper, item.step)]
+            items.append(ast.Slice(*parts))
+        else:
+            items.append(operand(item))
+    return items[0] if len(items) == 1 else ast.Tuple(items)
+
+
+def _index_value(index, operand) -> ast.expr:
+    """The subscript as a value passed to a function: slices as ``slice(...)`` calls."""
+    if not isinstance(index, Index):
+        return operand(index)
+    items = []
+    for item in index.items:
+        if isinstance(item, Slice):
+            parts = [ast.Constant(None) if p is None else operand(p) for p in (item.lower, item.upper, item.step)]
+            if item.step is None:
+                parts.pop()
+            items.append(ast.Call(ast.Name("slice"), parts, []))
+        else:
+            items.append(operand(item))
+    return items[0] if len(items) == 1 else ast.Tuple(items)
+
+
+def _in_place(st: Assign, operand) -> str:
+    """``y[i] = v``, ``y[i] += v`` or ``np.add.at(y, idx, v)``: the target takes the written array's name."""
+    array, index, value = st.args
+    if st.prim is ADD_AT_IN_PLACE:
+        return ast.unparse(ast.Call(ast.Attribute(ast.Attribute(ast.Name("np"), "add"), "at"),
+                                    [operand(array), _index_value(index, operand), operand(value)], []))
+    place = ast.Subscript(operand(array), _subscript(index, operand))
+    if st.prim is SET_IN_PLACE:
+        return ast.unparse(ast.Assign([place], operand(value), lineno=0))
+    return ast.unparse(ast.AugAssign(place, ast.Add(), operand(value)))
+
+
 def _expression(st: Assign, operand, callee) -> ast.expr:
+    if st.prim.fn is operator.getitem:
+        return ast.Subscript(operand(st.args[0]), _subscript(st.args[1], operand))
     args = [operand(a) for a in st.args]
     node = st.prim.op_node
     if node in BINOPS:
@@ -315,6 +370,14 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
         names[p] = p.hint
         holder[p.hint] = p
     temp = 0
+    # an unnamed array made only to be written into in place takes the name of what the writes make (bx)
+    written = {st.args[0]: st.target for kind, st in events if kind == "assign" and st.prim in IN_PLACE}
+    hints = {}
+    for v in written:
+        target = written[v]
+        while not target.hint and target in written:
+            target = written[target]
+        hints[v] = v.hint or target.hint
 
     def free(name: str, v: Var, i: int, own: dict | None) -> bool:
         """Whether ``v`` (defined at event ``i``) may take ``name``: its holder is dead, or is last read right here
@@ -325,6 +388,10 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
         return last_use.get(h) == i and (own is None or own.get(v) is h)
 
     for i, (kind, st) in enumerate(events):
+        if kind == "assign" and st.prim in IN_PLACE:  # the array written into, under its own name
+            names[st.target] = names[st.args[0]]
+            holder[names[st.target]] = st.target
+            continue
         if kind == "assign":
             targets, own = [st.target], None
         elif kind in ("for", "pop"):
@@ -346,16 +413,17 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
             x = own.get(v) if own else None
             if v in names:
                 continue
-            if not v.hint and x is not None and x in names and last_use.get(x) == i:
+            hint = hints.get(v, v.hint)
+            if not hint and x is not None and x in names and last_use.get(x) == i:
                 candidate = names[x]  # the then path's temporary ends here: the join takes over its name
-            elif not v.hint:
+            elif not hint:
                 temp += 1
                 candidate = f"_t{temp}"
                 while candidate in reserved or candidate in holder:
                     temp += 1
                     candidate = f"_t{temp}"
             else:
-                base = v.hint
+                base = hint
                 candidate, k = base, 1
                 while candidate in reserved or keyword.iskeyword(candidate) or not free(candidate, v, i, own):
                     k += 1

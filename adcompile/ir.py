@@ -53,7 +53,48 @@ class Global:
     value: object
 
 
-Operand = Var | Const | Global
+@dataclass(frozen=True, eq=False)
+class Slice:
+    """``lower:upper:step`` inside an :class:`Index`; each part an operand or None."""
+
+    lower: object = None
+    upper: object = None
+    step: object = None
+
+
+@dataclass(frozen=True, eq=False)
+class Index:
+    """The subscript of ``x[...]``: one item per dimension, each an operand, a :class:`Slice`, ``Const(None)``
+    (a new axis) or ``Const(Ellipsis)``. It is one operand of the indexing primitives; the variables inside it
+    (a loop index, an index array) are read like any other operand."""
+
+    items: tuple
+
+    def operands(self):
+        for item in self.items:
+            if isinstance(item, Slice):
+                yield from (p for p in (item.lower, item.upper, item.step) if p is not None)
+            else:
+                yield item
+
+
+Operand = Var | Const | Global | Index
+
+
+def map_operand(op, f):
+    """``op`` with each variable ``v`` inside it replaced by ``f(v)`` (indices included)."""
+    if isinstance(op, Var):
+        return f(op)
+    if isinstance(op, Index):
+        items = []
+        for item in op.items:
+            if isinstance(item, Slice):
+                item = Slice(*(None if p is None else map_operand(p, f) for p in (item.lower, item.upper, item.step)))
+            else:
+                item = map_operand(item, f)
+            items.append(item)
+        return Index(tuple(items))
+    return op
 
 
 @dataclass(eq=False)
@@ -68,7 +109,11 @@ class Assign:
     sweep: str = "forward"  # "forward" for the user's computation, "reverse" for adjoint code
 
     def operands(self):
-        yield from self.args
+        for a in self.args:
+            if isinstance(a, Index):
+                yield from a.operands()
+            else:
+                yield a
         for _, v in self.kwargs:
             yield v
 
@@ -212,6 +257,9 @@ class Function:
     firstlineno: int = 1
     kwonly: list = field(default_factory=list)
     release: frozenset = frozenset()  # variables holding large arrays, to free after their last use
+    # (variable, location, message, hint): the variable must not be an array (it may share memory with one that
+    # was written into); checked when abstract values are known
+    checks: list = field(default_factory=list)
 
     def statements(self):
         yield from self.body
@@ -248,7 +296,17 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
             return names[op]
         if isinstance(op, Global):
             return op.name
+        if isinstance(op, Index):
+            return ", ".join(show_item(item) for item in op.items)
+        if isinstance(op.value, type(Ellipsis)):
+            return "..."
         return repr(op.value)
+
+    def show_item(item) -> str:
+        if isinstance(item, Slice):
+            parts = [show(p) if p is not None else "" for p in (item.lower, item.upper, item.step)]
+            return ":".join(parts[:2] if item.step is None else parts)
+        return show(item)
 
     counter = [0]
 

@@ -21,8 +21,9 @@ import numpy as np
 from .builder import Builder, is_number
 from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
 from .frontend import Source, read_source
-from .ir import Break, Const, For, Function, Global, If, Return, Var
+from .ir import Break, Const, For, Function, Global, If, Index, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
+from .runtime import setitem
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
@@ -43,7 +44,6 @@ UNSUPPORTED = {
     ast.Await: ("await", "async code cannot be differentiated"),
     ast.NamedExpr: ("an assignment expression (:=)", "use a separate assignment statement"),
     ast.Lambda: ("a lambda inside the function", "define the helper at module level"),
-    ast.Subscript: ("indexing", "indexing is not supported yet"),
     ast.List: ("a list", "lists are not supported yet"),
     ast.Dict: ("a dict", "dictionaries cannot be differentiated"),
     ast.Set: ("a set", "sets cannot be differentiated"),
@@ -66,6 +66,19 @@ class _Ref:
 
     def __init__(self, obj, text: str):
         self.obj, self.text = obj, text
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stale:
+    """What a name holds after another name wrote into an array it may share: its old value, which is only right
+    if it is not an array (a number read out of the array before the write). Each use records that check."""
+
+    value: object
+    why: str
+
+
+def _unstale(v):
+    return v.value if isinstance(v, _Stale) else v
 
 
 class Lowerer:
@@ -138,7 +151,10 @@ class Lowerer:
         for name in sorted(set(then_scope) | set(else_scope)):
             if name in then_scope and name in else_scope:
                 hint = name if name.isidentifier() else "broke"  # a loop's break flag has no user name
-                self.scope[name] = self.join(then_scope[name], else_scope[name], hint, joins, loc)
+                a, b = then_scope[name], else_scope[name]
+                value = self.join(_unstale(a), _unstale(b), hint, joins, loc)
+                stale = next((v for v in (a, b) if isinstance(v, _Stale)), None)
+                self.scope[name] = value if stale is None else _Stale(value, stale.why)
             else:
                 self.scope.pop(name, None)
                 self.unbound[name] = (
@@ -208,16 +224,19 @@ class Lowerer:
             self.scope[flag] = Const(False)
             if index is not None:  # after a break, the remaining iterations do nothing
                 body_stmts = [_synthetic(st, ast.If(_not(flag, st), body_stmts, []))]
-        assigned = set().union(*(_assigned_names(s) for s in st.body)) - own
+        assigned = set().union(*(_assigned_names(s, written=True) for s in st.body)) - own
         if flag is not None:
             assigned.add(flag)
         carried = sorted(n for n in assigned if n in self.scope)
         phis = {n: Var("broke" if n == flag else n) for n in carried}
+        inner_phis = {}
         for n, v in phis.items():
-            init = self.scope[n]
+            init = _unstale(self.scope[n])
             self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
+            inner_phis[n] = _Stale(v, self.scope[n].why) if isinstance(self.scope[n], _Stale) else v
+        entry = dict(self.scope)
         outer = self.scope, self.b.body, self.in_loop, self.flag
-        self.scope, self.b.body = {**self.scope, **phis, **{n: index for n in own}}, []
+        self.scope, self.b.body = {**self.scope, **inner_phis, **{n: index for n in own}}, []
         self.in_loop, self.flag = True, flag
         try:
             self.b.loc = loc
@@ -227,10 +246,25 @@ class Lowerer:
             after, body = self.scope, self.b.body
         finally:
             self.scope, self.b.body, self.in_loop, self.flag = outer
-        carried_values = [(phis[n], self.scope[n], after[n]) for n in carried]
+        carried_values = [(phis[n], _unstale(self.scope[n]), _unstale(after[n])) for n in carried]
         self.b.body.append(For(index, bounds, body, carried_values, loc, reverse=backwards))
         for n in carried:
-            self.scope[n] = phis[n]
+            stale = next((v for v in (self.scope[n], after[n]) if isinstance(v, _Stale)), None)
+            self.scope[n] = phis[n] if stale is None else _Stale(phis[n], stale.why)
+        for n, v in entry.items():
+            if n in carried or n in own or n not in after or after[n] is v:
+                continue
+            # not assigned in the loop, yet changed: another name wrote into its array (or it went stale), so it
+            # differs from one iteration to the next; a use of it anywhere in the loop would see the wrong array
+            why = f"shares its array with a name the loop at line {loc.line} writes into"
+            for node in (n2 for s2 in st.body for n2 in ast.walk(s2)):
+                if isinstance(node, ast.Name) and node.id == n and isinstance(node.ctx, ast.Load):
+                    raise UnsupportedSyntaxError(
+                        f"{n!r} {why}, which changes it on every iteration",
+                        self.loc(node),
+                        hint=f"use one name for the array inside the loop, or copy it first ({n} = {n}.copy())",
+                    )
+            self.scope[n] = _Stale(_unstale(v), why)
         for n in (assigned - set(carried)) | own:
             self.scope.pop(n, None)
             self.unbound[n] = (
@@ -335,19 +369,95 @@ class Lowerer:
                 raise UnsupportedSyntaxError(
                     "unpacking a value that is not a tuple literal is not supported yet", self.loc(target)
                 )
+            self.store(target, value)
+
+    def store(self, target, value):
+        """Bind a name, or write into an array: ``y[i] = v``."""
+        if isinstance(target, ast.Subscript):
+            base = self.array_target(target)
+            self.write(target, base, self.at(target).call(setitem, base, self.index(target.slice), value, hint=""))
+        else:
             self.scope[target.id] = value
+
+    def array_target(self, target: ast.Subscript):
+        """The array that ``target`` (``y[...]``) writes into, checked: a local array the function made."""
+        if not isinstance(target.value, ast.Name):
+            raise UnsupportedSyntaxError(
+                "only a named array can be written into",
+                self.loc(target.value),
+                hint="index it in one subscript (y[i, j] = v, not y[i][j] = v)",
+            )
+        name = target.value.id
+        current = self.name(target.value)
+        self.check_owned(current, name, target)
+        return current
+
+    def check_owned(self, current, name: str, node):
+        """An in-place change of ``current`` must not reach the caller's arrays, a global or an array it views."""
+        if isinstance(current, Global):
+            raise UnsupportedSyntaxError(
+                f"writing into the global array {name!r} would change it for every later call",
+                self.loc(node),
+                hint=f"work on a copy: {name} = {name}.copy()",
+            )
+        if not isinstance(current, Var):
+            raise UnsupportedSyntaxError(
+                f"{name!r} is a constant, not an array that can be written into", self.loc(node)
+            )
+        if self.may_be(current) & self.params:
+            self.check(
+                current,
+                self.loc(node),
+                f"writing into {name!r} would change an array the caller passed in",
+                f"work on a copy: {name} = {name}.copy()",
+            )
+        if self.b.views.get(current):
+            self.check(
+                current,
+                self.loc(node),
+                f"{name!r} may be a view of another array, which writing into it would change too",
+                f"write into the array it views, or work on a copy: {name} = {name}.copy()",
+            )
+
+    def check(self, var, loc, message: str, hint: str):
+        """Require ``var`` not to be an array; verified once abstract values are known (see reverse.py)."""
+        self.b.checks.append((var, loc, message, hint))
+
+    def write(self, target, old: Var, new: Var):
+        """After ``old``'s array is changed in place into ``new``: every name for that array sees the change (as
+        in Python), and a name that may share memory with it without being it (a view, a value chosen by a
+        branch) is stale: using it later is an error unless it turns out not to be an array."""
+        new.hint = target.value.id
+        objects = self.may_be(old)
+        self.aliases[new] = self.aliases.get(old, set())
+        where = self.loc(target).line
+        for n, v in list(self.scope.items()):
+            v = _unstale(v)
+            if v is old:
+                self.scope[n] = new
+            elif isinstance(v, Var) and (
+                self.may_be(v) & objects or objects & self.b.views.get(v, set()) or v in self.b.views.get(old, ())
+            ):
+                self.scope[n] = _Stale(v, f"may share memory with {target.value.id!r}, which line {where} writes into")
 
     def _annassign(self, st: ast.AnnAssign):
         self.check_target(st.target)
         if st.value is not None:
-            self.scope[st.target.id] = self.expr(st.value, st.target.id)
+            self.store(st.target, self.expr(st.value, st.target.id if isinstance(st.target, ast.Name) else ""))
 
     def _augassign(self, st: ast.AugAssign):
         self.check_target(st.target)
-        name = st.target.id
         op = BINOPS.get(type(st.op))
         if op is None:
             self.unsupported(st.op)
+        if isinstance(st.target, ast.Subscript):  # y[i] += v: read the element, update it, write it back
+            base = self.array_target(st.target)
+            index = self.index(st.target.slice)
+            item = self.at(st.target).call(operator.getitem, base, index)
+            value = self.at(st).call(op[0], item, self.expr(st.value))
+            self.write(st.target, base, self.at(st.target).call(setitem, base, index, value))
+            return
+        name = st.target.id
         current = self.name(st.target)
         if not isinstance(current, Var) or self.is_shared(current, name):
             raise UnsupportedSyntaxError(
@@ -356,7 +466,20 @@ class Lowerer:
                 self.loc(st),
                 hint=f"write {name} = {name} {ast.unparse(st).split()[1][:-1]} ... to make a new value",
             )
-        self.scope[name] = self.b.call(op[0], current, self.expr(st.value), hint=name)
+        if self.b.views.get(current):  # x = y[0]; x += 1 changes y too if x is an array (a view)
+            self.check(
+                current,
+                self.loc(st),
+                f"'{ast.unparse(st)}' would also change the array that {name!r} is a view of",
+                f"write {name} = {name} {ast.unparse(st).split()[1][:-1]} ... to make a new value",
+            )
+        new = self.b.call(op[0], current, self.expr(st.value), hint=name)
+        self.scope[name] = new
+        for n, v in list(self.scope.items()):  # views of the array see its new values
+            v = _unstale(v)
+            if isinstance(v, Var) and current in self.b.views.get(v, ()):
+                why = f"may be a view of {name!r}, which line {self.loc(st).line} changes in place"
+                self.scope[n] = _Stale(v, why)
 
     def is_shared(self, var: Var, name: str) -> bool:
         """Whether ``var`` may be an argument or the object another local name holds (so in-place writes leak).
@@ -406,7 +529,7 @@ class Lowerer:
         if isinstance(target, ast.Tuple):
             for t in target.elts:
                 self.check_target(t)
-        elif not isinstance(target, ast.Name):
+        elif not isinstance(target, (ast.Name, ast.Subscript)):
             raise UnsupportedSyntaxError(
                 f"assignment to {type(target).__name__.lower()} targets is not supported yet", self.loc(target)
             )
@@ -424,7 +547,7 @@ class Lowerer:
         for t, v in zip(target.elts, values):
             if isinstance(t, ast.Tuple):
                 raise UnsupportedSyntaxError("nested unpacking is not supported yet", self.loc(t))
-            self.scope[t.id] = v
+            self.store(t, v)
 
     # -- expressions ----------------------------------------------------------------------------------
     def expr(self, node, hint: str = "", allow_tuple: bool = False):
@@ -453,7 +576,16 @@ class Lowerer:
 
     def name(self, node: ast.Name):
         if node.id in self.scope:
-            return self.scope[node.id]
+            value = self.scope[node.id]
+            if isinstance(value, _Stale):
+                self.check(
+                    value.value,
+                    self.loc(node),
+                    f"{node.id!r} {value.why}",
+                    f"copy it before the write ({node.id} = {node.id}.copy()) if it should keep its old values",
+                )
+                return value.value
+            return value
         if node.id in self.unbound:
             why, hint = self.unbound[node.id]
             raise UnsupportedSyntaxError(f"local variable {node.id!r} {why}", self.loc(node), hint=hint)
@@ -475,6 +607,33 @@ class Lowerer:
             f"{text} is a {type(obj).__name__}; only numbers, arrays, modules and functions can be used",
             self.loc(node),
         )
+
+    def _subscript(self, node: ast.Subscript, hint):
+        base = self.expr(node.value)
+        return self.at(node).call(operator.getitem, base, self.index(node.slice), hint=hint)
+
+    def index(self, node) -> Index:
+        """The subscript of ``x[...]``: ints, slices, None, ..., index arrays and masks, one item per dimension."""
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        out = []
+        for item in items:
+            if isinstance(item, ast.Slice):
+                parts = (item.lower, item.upper, item.step)
+                out.append(Slice(*(None if p is None else self.expr(p) for p in parts)))
+            elif isinstance(item, ast.Constant) and item.value is Ellipsis:
+                out.append(Const(Ellipsis))
+            else:
+                value = self.expr(item)
+                if isinstance(value, Index):  # a rule's index parameter, passed on whole
+                    if len(items) != 1:
+                        raise AdCompileError("an index parameter must be the whole subscript", self.loc(item))
+                    return value
+                if isinstance(value, Const) and not (is_number(value.value) or value.value is None):
+                    raise UnsupportedSyntaxError(
+                        f"{type(value.value).__name__} literals cannot index an array", self.loc(item)
+                    )
+                out.append(value)
+        return Index(tuple(out))
 
     def _tuple(self, node: ast.Tuple, hint):
         items = [self.expr(e) for e in node.elts]
@@ -642,6 +801,7 @@ EXPRESSIONS = {
     ast.UnaryOp: Lowerer._unaryop,
     ast.Call: Lowerer._call,
     ast.Tuple: Lowerer._tuple,
+    ast.Subscript: Lowerer._subscript,
     ast.IfExp: Lowerer._ifexp,
     ast.BoolOp: Lowerer._boolop,
     ast.Compare: Lowerer._compare,
@@ -704,7 +864,7 @@ def lower_function(src: Source) -> Function:
                 hint="return the value to differentiate",
             )
         name = node.name
-    return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars)
+    return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars, checks=b.checks)
 
 
 def _breaks(loop) -> bool:
@@ -745,9 +905,19 @@ def _jumps(node) -> bool:
     return False
 
 
-def _assigned_names(fnode) -> set:
-    """The function's local variables: every name it assigns."""
-    return {n.id for n in ast.walk(fnode) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+def _assigned_names(fnode, written=False) -> set:
+    """The function's local variables: every name it assigns; with ``written``, also the arrays it writes into
+    (``y[i] = v`` changes what ``y`` holds, but does not make ``y`` a local variable)."""
+    names = set()
+    for n in ast.walk(fnode):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            names.add(n.id)
+        elif written and isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store):
+            while isinstance(n, ast.Subscript):
+                n = n.value
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+    return names
 
 
 def lower_rule(b: Builder, prim: Primitive, kind: str, index: int, bindings: dict, hint: str = ""):

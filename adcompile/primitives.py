@@ -118,6 +118,8 @@ class Primitive:
             return f"{args[0]} {sym} {args[1]}"
         if node in UNARYOPS:
             return f"{UNARYOPS[node][2 if ascii_only else 1]}{args[0]}"
+        if self.fn is operator.getitem:
+            return f"{args[0]}[{args[1]}]"
         inner = ", ".join([*args, *(f"{k}={v}" for k, v in kwargs)])
         return f"{self.name}({inner})"
 
@@ -133,6 +135,22 @@ class Primitive:
 
 
 _REGISTRY: dict[int, Primitive] = {}
+
+# Callables known to return a new object, never their argument or a view of it (besides every ufunc, operator
+# and math function). Anything else may share memory with its first argument (x[1:], x.T, np.reshape(x, ...)):
+# the lowering and the in-place pass then treat the two as one array.
+NEW_OBJECTS: set = set()
+
+
+def returns_new(prim: Primitive) -> bool:
+    """Whether ``prim``'s result is always a new object (so writing into it cannot change its arguments)."""
+    fn = prim.fn
+    return (
+        prim.op_node is not None
+        or isinstance(fn, np.ufunc)
+        or getattr(fn, "__module__", None) == "math"
+        or id(fn) in NEW_OBJECTS
+    )
 
 
 def lookup(obj) -> Primitive | None:

@@ -15,11 +15,28 @@ import numpy as np
 
 from . import avals as A
 from .builder import Builder
-from .errors import NonDifferentiableError, OutputError
-from .ir import Assign, Break, Const, For, Function, Global, If, Pop, Push, Return, Var, defined, targets, walk
+from .errors import NonDifferentiableError, OutputError, UnsupportedSyntaxError
+from .inplace import written_in_place
+from .ir import (
+    Assign,
+    Break,
+    Const,
+    For,
+    Function,
+    Global,
+    If,
+    Pop,
+    Push,
+    Return,
+    Var,
+    defined,
+    map_operand,
+    targets,
+    walk,
+)
 from .lower import lower_rule
-from .primitives import primitive
-from .runtime import broadcast_like, expand_to, owned, scalar_seed, unbroadcast, zeros_like
+from .primitives import primitive, returns_new
+from .runtime import broadcast_like, expand_to, index_add, owned, scalar_seed, unbroadcast, zeros_like
 
 # Primitives whose result may be their first argument itself, or a view of it.
 _PASS_THROUGH = {unbroadcast, expand_to, broadcast_like, operator.pos}
@@ -133,6 +150,9 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
             hint="return one scalar; Jacobians of several outputs are not supported yet",
         )
     avals = infer_avals(fn, param_avals)
+    for var, loc, message, hint in fn.checks:
+        if avals.get(var, A.UNKNOWN).array is not False:
+            raise UnsupportedSyntaxError(message, loc, hint=hint)
     wrt = [fn.params[i] for i in (argnums if isinstance(argnums, tuple) else (argnums,))]
     active = active_vars(fn, wrt)
     b = Builder(avals, simplify=True, sweep="reverse")
@@ -153,7 +173,8 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     )
     suffix = "value_and_grad" if with_value else "grad"
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
-    return Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
+    adjoint = Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
+    return written_in_place(adjoint, b.avals)
 
 
 def _is_large(aval) -> bool:
@@ -251,8 +272,12 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
     b.loc = st.loc
     running = {}  # variable -> the reverse loop's carried adjoint for it
     inits = {}
+    indexed = {s2.args[0] for s2 in walk(st.body) if isinstance(s2, Assign) and s2.prim.fn is operator.getitem}
     for v in [c[0] for c in loop_carried] + outer:
         inits[v] = adj[v] if v in adj else _zero(b, v)
+        if v in indexed and v in adj and _full_array(b, adj[v], v) and not _made_here(b, adj[v]):
+            # the reverse loop adds into this adjoint in place: it gets a buffer of its own, once, before the loop
+            inits[v] = b.call(np.copy, adj[v], hint=adjoint_hint(v))
         running[v] = Var(adjoint_hint(v))
         b.avals[running[v]] = A.join(b.aval(inits[v]), b.aval(v))
     outer_body, outer_memo = b.body, b.memo
@@ -371,7 +396,7 @@ def _renamed(body: list, mapping: dict) -> list:
     """``body`` with every read and write of a variable in ``mapping`` going to its replacement."""
 
     def r(op):
-        return mapping.get(op, op) if isinstance(op, Var) else op
+        return map_operand(op, lambda v: mapping.get(v, v))
 
     out = []
     for st in body:
@@ -444,10 +469,26 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
                 f"{prim.display}() is not differentiable with respect to its argument {i + 1}", st.loc
             )
         first = a not in adj
+        if not first and i == 0 and prim.fn is operator.getitem and _full_array(b, adj[a], a):
+            # x[index] read again: add into x's adjoint where it was read, rather than build a zero array per read
+            adj[a] = b.call(index_add, adj[a], st.args[1], adj[st.target], hint=adjoint_hint(a))
+            continue
         c = lower_rule(b, prim, "vjp", i, bindings, hint=adjoint_hint(a) if first else "")
         if first and isinstance(c, Var) and not c.hint and b.producer(c) is not None:
             c.hint = adjoint_hint(a)  # an unnamed adjoint temporary that turns out to be a's adjoint: say so
         adj[a] = c if first else b.call(operator.add, adj[a], c, hint=adjoint_hint(a))
+
+
+def _made_here(b: Builder, v) -> bool:
+    """Whether ``v`` is a new array built by the adjoint code so far (not an argument, a view or a forward value)."""
+    st = b.producer(v)
+    return st is not None and returns_new(st.prim) and st.prim.fn is not index_add
+
+
+def _full_array(b: Builder, g, x) -> bool:
+    """Whether the adjoint ``g`` is known to be an array of ``x``'s own shape (so it can be added into)."""
+    have, want = b.aval(g), b.aval(x)
+    return have.array is True and want.array is True and have.shape is not None and have.shape == want.shape
 
 
 def _zero(b: Builder, p: Var):

@@ -16,8 +16,18 @@ import operator
 import numpy as np
 
 from . import avals as A
-from .primitives import derivative, jvp, lookup, primitive, vjp
-from .runtime import broadcast_like, expand_to, owned, scalar_seed, unbroadcast, zeros_like
+from .primitives import NEW_OBJECTS, derivative, jvp, lookup, primitive, vjp
+from .runtime import (
+    broadcast_like,
+    expand_to,
+    index_add,
+    owned,
+    scalar_seed,
+    setitem,
+    unbroadcast,
+    written_part,
+    zeros_like,
+)
 
 _LN2 = math.log(2)
 _LN10 = math.log(10)
@@ -382,6 +392,51 @@ def _(g, ans, x, axis=None, keepdims=False):
     return np.mean(g, axis=axis, keepdims=keepdims)
 
 
+# ── indexing: x[index], and writes into arrays as functions from the old array to the new one ─────────
+# ``index`` is the whole subscript (ints, slices, None, Ellipsis, index arrays, masks); it has no derivative.
+
+
+@vjp(operator.getitem, shape=A.getitem)
+def _(g, ans, x, index):
+    return index_add(np.zeros_like(x), index, g), None
+
+
+@jvp(operator.getitem)
+def _(g, ans, x, index):
+    return g[index], None
+
+
+@vjp(setitem, shape=A.like_first)
+def _(g, ans, x, index, v):
+    gv = written_part(g, index)  # read before the write below, so that the write can be done in place
+    return setitem(g, index, 0.0), None, unbroadcast(gv, v)
+
+
+@jvp(setitem)
+def _(g, ans, x, index, v):
+    return setitem(g, index, 0.0), None, setitem(np.zeros_like(ans), index, g)
+
+
+@vjp(written_part, shape=A.getitem)
+def _(g, ans, x, index):
+    return setitem(np.zeros_like(x), index, g), None  # the elements not written are zeros in g: the last lands
+
+
+@jvp(written_part)
+def _(g, ans, x, index):
+    return written_part(g, index), None
+
+
+@vjp(index_add, shape=A.like_first)
+def _(g, ans, x, index, v):
+    return g, None, unbroadcast(g[index], v)
+
+
+@jvp(index_add)
+def _(g, ans, x, index, v):
+    return g, None, index_add(np.zeros_like(ans), index, g)
+
+
 # ── helpers that generated code calls (linear maps; their rules make derivatives of derivatives work) ──
 
 
@@ -449,7 +504,7 @@ for _fn, _shape in (
     ),
     (operator.not_, A.elementwise_bool),
     (np.sign, A.elementwise),
-    (len, A.int_scalar),
+    (len, A.length),
     # rounding: constant between the jumps, so the derivative is zero almost everywhere (as in JAX)
     (operator.floordiv, A.elementwise),
     (np.floor_divide, A.elementwise),
@@ -471,3 +526,25 @@ for _fn, _shape in (
     (scalar_seed, A.scalar_float),
 ):
     primitive(_fn, shape=_shape).differentiable = False
+
+# Array constructors: constants to the reverse sweep (their arguments are shapes and fill values).
+for _fn, _shape in (
+    (np.zeros, A.constructor),
+    (np.ones, A.constructor),
+    (np.empty, A.constructor),
+    (np.full, A.constructor),
+    (np.eye, A.unknown),
+    (np.identity, A.unknown),
+    (np.arange, A.unknown),
+    (np.linspace, A.unknown),
+    (np.ones_like, A.like_first),
+    (np.empty_like, A.like_first),
+    (np.full_like, A.like_first),
+):
+    primitive(_fn, shape=_shape).differentiable = False
+
+# What returns a new object rather than its argument or a view of it (see primitives.returns_new).
+_NEW = "copy sum mean zeros_like zeros ones empty full eye identity arange linspace ones_like empty_like full_like"
+NEW_OBJECTS.update(id(getattr(np, _name)) for _name in (*_NEW.split(), "size", "ndim", "shape", "round"))
+_NEW_HERE = (owned, setitem, index_add, written_part, zeros_like, scalar_seed, len, float, abs, round, int, pow)
+NEW_OBJECTS.update(id(_fn) for _fn in _NEW_HERE)

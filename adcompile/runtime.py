@@ -46,6 +46,38 @@ def expand_to(g, x, axis=None, keepdims=False):
     return np.broadcast_to(g, shape)
 
 
+def setitem(x, index, v):
+    """A copy of ``x`` with ``x[index] = v``.
+
+    The IR treats writes into arrays as functions from the old array to the new one. Generated code writes in
+    place (``y[i] = v``) wherever nothing reads the old array afterwards, and copies first otherwise.
+    """
+    out = np.array(x, copy=True)
+    out[index] = v
+    return out
+
+
+def index_add(x, index, v):
+    """A copy of ``x`` with ``v`` added at ``index``; repeated indices each add (``np.add.at``).
+
+    This is how an adjoint flows back through ``x[index]``: generated code accumulates in place (``bx[i] += g``,
+    or ``np.add.at(bx, index, g)`` for index arrays) wherever it may.
+    """
+    out = np.array(x, copy=True)
+    np.add.at(out, index, v)
+    return out
+
+
+def written_part(g, index):
+    """``g[index]``, with zeros where an index array repeats an element: there only the last write
+    ``y[index] = v`` lands, so only that element of ``v`` reaches ``y``. With no index arrays it is ``g[index]``."""
+    got = g[index]
+    ids = np.full(np.shape(g), -1, dtype=np.intp)
+    order = np.arange(np.size(got)).reshape(np.shape(got))
+    ids[index] = order
+    return np.where(ids[index] == order, got, 0.0)
+
+
 def zeros_like(x):
     """An exact zero of ``x``'s own type and shape: ``0.0`` for a float, a zero array for an array."""
     if isinstance(x, np.ndarray):

@@ -14,9 +14,9 @@ import operator
 import numpy as np
 
 from .builder import const_value
-from .ir import Const
+from .ir import Const, Index, Slice
 from .primitives import lookup
-from .runtime import expand_to, unbroadcast
+from .runtime import expand_to, unbroadcast, written_part
 
 
 def fold(fn):
@@ -160,6 +160,21 @@ def _(b, v, x, **kw):
     return None
 
 
+def basic_index(b, index) -> bool:
+    """Whether ``index`` has no index arrays or masks (ints, slices, None and ... only), as far as is known."""
+    if not isinstance(index, Index):
+        return False
+    for item in index.items:
+        if isinstance(item, Slice) or (isinstance(item, Const) and (item.value is Ellipsis or item.value is None)):
+            continue
+        if isinstance(item, Const) and isinstance(item.value, int) and not isinstance(item.value, bool):
+            continue
+        av = b.aval(item)
+        if not (av.array is False and av.kind in ("i", "u")):
+            return False
+    return True
+
+
 def _axes(axes):
     axes = tuple(axes)
     return axes[0] if len(axes) == 1 else axes
@@ -183,3 +198,9 @@ def _(b, x, **kw):
 def _(b, x, **kw):
     shape = b.aval(x).shape
     return Const(len(shape)) if isinstance(shape, tuple) else None
+
+
+@fold(written_part)
+def _(b, g, index, **kw):
+    """Without index arrays no element is written twice: the part written is plain ``g[index]``."""
+    return b.call(operator.getitem, g, index) if basic_index(b, index) else None

@@ -84,8 +84,8 @@ def with_class(x):
     return x
 
 
-def with_index(x):
-    return x[0] * 2.0
+def with_list(x):
+    return np.sum([x, x])
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def with_index(x):
         (with_nested_def, "def inner(v):", "def", "module level"),
         (with_with, "with open", "with", "outside"),
         (with_class, "class A:", "class", "outside"),
-        (with_index, "return x[0] * 2.0", "x[0]", "indexing"),
+        (with_list, "return np.sum([x, x])", "[x, x]", "lists"),
     ],
 )
 def test_unsupported_syntax_is_rejected_at_its_line_with_a_hint(fn, text, caret, hint):
@@ -341,3 +341,14 @@ def test_derivative_source_binds_keyword_arguments_like_a_call():
     assert src.startswith("def keyword_only_grad(x, *, k):")
     with pytest.raises(TypeError, match="keyword_only\\(\\): missing a required .*argument: 'k'"):
         adcompile.derivative_source(keyword_only, args=(1.5,))
+
+
+def indexes_a_number(x):
+    return x[0] * 2.0
+
+
+def test_indexing_a_number_is_an_error_at_the_subscript():
+    with pytest.raises(AdCompileError) as info:
+        grad(indexes_a_number)(1.0)
+    assert_points_at(info.value, indexes_a_number, "return x[0] * 2.0", "x[0]")
+    assert "a number" in info.value.message

@@ -1,0 +1,210 @@
+"""Writes into arrays: in place wherever nothing needs the old array, on a copy otherwise.
+
+The IR treats ``y[i] = v`` as a function from the old array to a new one (``setitem``), and so is the adjoint of an
+indexing ``bx = index_add(bx, i, g)``. That keeps every transform simple and exact, but copying an array per write
+would make a loop that fills an array cost the square of its length. This pass, run on the finished adjoint, turns
+each such write into an in-place one (``y[i] = v``, ``bx[i] += g``, ``np.add.at(bx, idx, g)``) when that cannot be
+observed:
+
+* the array is one the function made itself (``np.zeros``, a copy, an arithmetic result, ...), never an argument,
+  a global, a broadcast view or a value taken back from a loop's tape;
+* no value that may share its memory and holds the *old* contents (the array before the write, a view of it, a
+  branch's choice of it) is read after the write, by the forward or the reverse sweep;
+* none of those values was kept on a tape, which would keep referring to the same object.
+
+Otherwise the write is done on a copy (``y_2 = np.copy(y); y_2[i] = v``), which is always right. The analysis only
+decides between two ways of computing the same values; it never changes what is computed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import avals as A
+from .builder import Builder
+from .ir import Assign, Break, For, Function, If, Pop, Push, Var, walk
+from .primitives import Primitive, primitive, returns_new
+from .runtime import index_add, setitem
+from .simplify import basic_index
+
+# The in-place forms, which only the code generator knows how to print.
+SET_IN_PLACE = Primitive(setitem, "setitem (in place)")  # y[index] = v
+ADD_IN_PLACE = Primitive(index_add, "index_add (in place)")  # y[index] += v
+ADD_AT_IN_PLACE = Primitive(index_add, "index_add.at (in place)")  # np.add.at(y, index, v)
+IN_PLACE = (SET_IN_PLACE, ADD_IN_PLACE, ADD_AT_IN_PLACE)
+
+_WRITES = (setitem, index_add)
+
+
+def written_in_place(fn: Function, avals: dict) -> Function:
+    """``fn`` with each write into an array done in place where that is safe (see the module docstring)."""
+    producers = _producers(fn.body)
+    pushed = {v for st in walk(fn.body) if isinstance(st, Push) for v in st.values if isinstance(v, Var)}
+    live_out: dict = {}
+    _liveness(fn.body, {v for v in fn.ret.operands() if isinstance(v, Var)}, live_out)
+    edges = _sharing(fn.body, avals)
+
+    def rewrite(body):
+        out = []
+        for st in body:
+            if isinstance(st, If):
+                out.append(If(st.test, rewrite(st.then), rewrite(st.orelse), st.joins, st.loc, st.sweep))
+            elif isinstance(st, For):
+                out.append(For(st.index, st.bounds, rewrite(st.body), st.carried, st.loc, st.sweep, st.reverse))
+            elif isinstance(st, Assign) and st.prim.fn in _WRITES and avals.get(st.args[0], A.UNKNOWN).array:
+                out.extend(_in_place(st, avals, producers, pushed, live_out[id(st)], edges))
+            else:
+                out.append(st)
+        return out
+
+    body = rewrite(fn.body)
+    return Function(fn.name, fn.params, body, fn.ret, fn.filename, fn.firstlineno, fn.kwonly, fn.release)
+
+
+def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
+    old = st.args[0]
+    basic = basic_index(Builder(avals), st.args[1])
+    prim = SET_IN_PLACE if st.prim.fn is setitem else ADD_IN_PLACE if basic else ADD_AT_IN_PLACE
+    group = _component(old, edges)
+    after = _reach(st.target, edges)
+    before = group - after - {st.target}
+    safe = (
+        all(_fresh(r, producers) for r in _roots(old, producers))
+        and not (before & live_after)
+        and not (before & pushed)
+    )
+    if safe:
+        return [Assign(st.target, prim, st.args, st.kwargs, st.loc, st.sweep)]
+    copy = Var(st.target.hint or old.hint)
+    avals[copy] = avals.get(old, A.UNKNOWN)
+    return [
+        Assign(copy, primitive(np.copy), (old,), (), st.loc, st.sweep),
+        Assign(st.target, prim, (copy, *st.args[1:]), st.kwargs, st.loc, st.sweep),
+    ]
+
+
+def _producers(body) -> dict:
+    """Variable -> what made it: its Assign, ("join", a, b), ("carried", init, next) or ("pop",)."""
+    out: dict = {}
+    for st in walk(body):
+        if isinstance(st, If):
+            out.update((v, ("join", a, b)) for v, a, b in st.joins)
+        elif isinstance(st, For):
+            out.update((v, ("carried", init, nxt)) for v, init, nxt in st.carried)
+        elif isinstance(st, Pop):
+            out.update((v, ("pop",)) for v in st.targets)
+        elif isinstance(st, Assign):
+            out[st.target] = st
+    return out
+
+
+def _roots(v, producers, seen=None) -> set:
+    """The values whose object ``v`` may be: through writes, views, branch joins and loop-carried values. A view
+    is its own root as well as its base's: it was not made fresh."""
+    seen = set() if seen is None else seen
+    if not isinstance(v, Var):
+        return {v}
+    if v in seen:
+        return set()
+    seen.add(v)
+    p = producers.get(v)
+    if isinstance(p, tuple) and p[0] in ("join", "carried"):
+        return _roots(p[1], producers, seen) | _roots(p[2], producers, seen)
+    if isinstance(p, Assign) and p.prim.fn in _WRITES:
+        return _roots(p.args[0], producers, seen)
+    if isinstance(p, Assign) and not returns_new(p.prim) and p.args and isinstance(p.args[0], Var):
+        return {v} | _roots(p.args[0], producers, seen)
+    return {v}
+
+
+def _fresh(root, producers) -> bool:
+    """Whether ``root`` is an array made by this function that nothing outside it can see."""
+    p = producers.get(root)
+    return isinstance(p, Assign) and returns_new(p.prim) and p.prim.fn not in _WRITES
+
+
+def _sharing(body, avals) -> dict:
+    """Directed edges u -> w: w may be the same object as u (or a view of it), and comes after it."""
+    edges: dict = {}
+
+    def add(u, w):  # a number shares memory with nothing
+        if isinstance(u, Var) and all(avals.get(v, A.UNKNOWN).array is not False for v in (u, w)):
+            edges.setdefault(u, set()).add(w)
+
+    for st in walk(body):
+        if isinstance(st, If):
+            for v, a, b in st.joins:
+                add(a, v)
+                add(b, v)
+        elif isinstance(st, For):
+            for v, init, _ in st.carried:  # not next -> v: in the next iteration v is the later version
+                add(init, v)
+        elif isinstance(st, Assign) and st.args and (st.prim.fn in _WRITES or not returns_new(st.prim)):
+            add(st.args[0], st.target)
+    return edges
+
+
+def _component(v, edges) -> set:
+    """Every variable connected to ``v`` by sharing edges, in either direction."""
+    back: dict = {}
+    for u, ws in edges.items():
+        for w in ws:
+            back.setdefault(w, set()).add(u)
+    seen, todo = {v}, [v]
+    while todo:
+        u = todo.pop()
+        for w in edges.get(u, set()) | back.get(u, set()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def _reach(v, edges) -> set:
+    seen, todo = {v}, [v]
+    while todo:
+        for w in edges.get(todo.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def _reads(st) -> set:
+    if isinstance(st, If):
+        return {st.test}
+    return {v for v in st.operands() if isinstance(v, Var)}
+
+
+def _liveness(body, live: set, out: dict, leaving: frozenset = frozenset()) -> set:
+    """The variables live before ``body`` given those live after it; ``out[id(st)]``: live after each statement.
+    ``leaving``: what is live after the while loop whose body this is, which its Break may leave."""
+    live = set(live)
+    for st in reversed(body):
+        out[id(st)] = out.get(id(st), set()) | live
+        if isinstance(st, If):
+            joined = {j[0] for j in st.joins}
+            then_live = _liveness(st.then, (live - joined) | {j[1] for j in st.joins}, out, leaving)
+            else_live = _liveness(st.orelse, (live - joined) | {j[2] for j in st.joins}, out, leaving)
+            live = then_live | else_live | {st.test}
+        elif isinstance(st, For):
+            phis = {c[0] for c in st.carried}
+            top = set(live)  # live at the top of an iteration (where the loop may also end)
+            while True:
+                end = (top - phis - {st.index}) | {c[2] for c in st.carried if c[0] in top}
+                new_top = _liveness(st.body, end, out, frozenset(live)) | live
+                if new_top <= top:
+                    break
+                top |= new_top
+            live = (top - phis - {st.index}) | {c[1] for c in st.carried if c[0] in top}
+            live |= {b for b in st.bounds or () if isinstance(b, Var)}
+        elif isinstance(st, Break):
+            live = live | leaving | {st.test}
+        else:
+            defined = set(st.targets) if isinstance(st, Pop) else set() if isinstance(st, Push) else {st.target}
+            live = (live - defined) | _reads(st)
+    live.discard(None)
+    return {v for v in live if isinstance(v, Var)}
+
+
+__all__ = ["IN_PLACE", "written_in_place"]

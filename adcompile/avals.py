@@ -144,6 +144,12 @@ def int_scalar(avals, kwargs, loc=None) -> Aval:
     return Aval((), "i", False)
 
 
+def shape_of(avals, kwargs, loc=None) -> Aval:
+    """``np.shape(x)``: a tuple, known when ``x``'s shape is."""
+    x = avals[0]
+    return Aval(None, None, False, x.shape if isinstance(x.shape, tuple) else None)
+
+
 def length(avals, kwargs, loc=None) -> Aval:
     """``len(x)``: known when ``x`` is an array of known shape (the shape is part of what code is specialised to)."""
     x = avals[0]
@@ -225,6 +231,10 @@ def _probe(item):
 def getitem(avals, kwargs, loc=None) -> Aval:
     """``x[index]``: the shape NumPy gives, found by indexing a zero-strided stand-in of ``x``'s shape."""
     x, index = avals[0], avals[1]
+    if isinstance(x.literal, tuple) and isinstance(index, IndexAval) and len(index.items) == 1:
+        item = index.items[0]  # x.shape[0]: a number known at compile time
+        if isinstance(item, int) and not isinstance(item, bool) and -len(x.literal) <= item < len(x.literal):
+            return Aval((), "i", False, x.literal[item])
     if x.array is False and x.shape == () and x.kind in ("f", "i", "b"):
         from .errors import AdCompileError
 

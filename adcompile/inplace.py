@@ -77,10 +77,9 @@ def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
         return [Assign(st.target, prim, st.args, st.kwargs, st.loc, st.sweep)]
     copy = Var(st.target.hint or old.hint)
     avals[copy] = avals.get(old, A.UNKNOWN)
-    return [
-        Assign(copy, primitive(np.copy), (old,), (), st.loc, st.sweep),
-        Assign(st.target, prim, (copy, *st.args[1:]), st.kwargs, st.loc, st.sweep),
-    ]
+    producers[copy] = Assign(copy, primitive(np.copy), (old,), (), st.loc, st.sweep)
+    producers[st.target] = Assign(st.target, prim, (copy, *st.args[1:]), st.kwargs, st.loc, st.sweep)
+    return [producers[copy], producers[st.target]]
 
 
 def _producers(body) -> dict:

@@ -69,6 +69,25 @@ class _Ref:
 
 
 @dataclasses.dataclass(frozen=True)
+class _Method:
+    """``x.sum`` before it is called."""
+
+    base: object
+    name: str
+
+
+# x.name(...) is np.name(x, ...); x.reshape(2, 3) and x.transpose(1, 0) pack their numbers into one tuple
+_METHODS = {
+    name: getattr(np, name)
+    for name in "sum mean prod max min var std cumsum cumprod ptp clip copy diagonal dot ravel squeeze swapaxes "
+    "trace repeat take round any all argmax argmin argsort nonzero".split()
+}
+_METHODS["flatten"] = np.ravel
+_PACKED = {"reshape": np.reshape, "transpose": np.transpose}
+_ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+
+
+@dataclasses.dataclass(frozen=True)
 class _Stale:
     """What a name holds after another name wrote into an array it may share: its old value, which is only right
     if it is not an array (a number read out of the array before the write). Each use records that check."""
@@ -564,6 +583,8 @@ class Lowerer:
             raise UnsupportedSyntaxError(
                 f"{value.text} is a {type(value.obj).__name__}, not a number or an array", self.loc(node)
             )
+        if isinstance(value, _Method):
+            raise UnsupportedSyntaxError(f".{value.name} is a method: call it", self.loc(node))
         return value
 
     def _constant(self, node: ast.Constant, hint):
@@ -654,16 +675,49 @@ class Lowerer:
         return None
 
     def _attribute(self, node: ast.Attribute, hint):
-        base = self.reference(node.value)
+        if isinstance(node.value, (ast.Name, ast.Attribute)):
+            base = self.reference(node.value)
+        else:
+            base = self.expr(node.value)
         if not isinstance(base, _Ref):
-            raise UnsupportedSyntaxError(
-                f"attribute access on values ('.{node.attr}') is not supported yet", self.loc(node)
-            )
+            return self.value_attribute(base, node, hint)
         try:
             obj = getattr(base.obj, node.attr)
         except AttributeError:
             raise UnsupportedSyntaxError(f"{base.text} has no attribute {node.attr!r}", self.loc(node)) from None
         return self.wrap(obj, f"{base.text}.{node.attr}", node)
+
+    def value_attribute(self, base, node: ast.Attribute, hint):
+        """``x.T``, ``x.shape``, ``x.ndim``, ``x.size``; ``x.sum`` and the other methods, to be called."""
+        if node.attr in _ATTRIBUTES:
+            return self.at(node).call(_ATTRIBUTES[node.attr], base, hint=hint)
+        if node.attr in _METHODS or node.attr in _PACKED:
+            return _Method(base, node.attr)
+        raise UnsupportedSyntaxError(
+            f"the attribute '.{node.attr}' of an array is not supported",
+            self.loc(node),
+            hint=f"supported: {', '.join(sorted({*_ATTRIBUTES, *(f'{m}()' for m in (*_METHODS, *_PACKED))}))}",
+        )
+
+    def method(self, method: _Method, node: ast.Call, hint):
+        """``x.sum(axis=0)`` is ``np.sum(x, axis=0)``; ``x.reshape(2, 3)`` is ``np.reshape(x, (2, 3))``."""
+        args = [self.expr(a) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        fn = _METHODS.get(method.name) or _PACKED[method.name]
+        if method.name in _PACKED and len(args) > 1:
+            if not all(isinstance(a, Const) for a in args):
+                raise UnsupportedSyntaxError(
+                    f"the arguments of .{method.name}() must be literal numbers", self.loc(node)
+                )
+            args = [Const(tuple(a.value for a in args))]
+        prim = lookup(fn)
+        if prim is None:
+            raise NonDifferentiableError(
+                f"no derivative rule for .{method.name}() (np.{fn.__name__})",
+                self.loc(node),
+                hint=f"register one: @adcompile.vjp(np.{fn.__name__})",
+            )
+        return self.at(node).call(prim, method.base, *args, hint=hint, **kwargs)
 
     def _binop(self, node: ast.BinOp, hint):
         op = BINOPS.get(type(node.op))
@@ -687,7 +741,14 @@ class Lowerer:
         return self.at(node).call(op[0], operand, hint=hint)
 
     def _call(self, node: ast.Call, hint):
-        callee = self.reference(node.func)
+        if isinstance(node.func, ast.Attribute):
+            callee = self._attribute(node.func, "")
+        else:
+            callee = self.reference(node.func)
+        if isinstance(callee, _Method):
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                raise UnsupportedSyntaxError("pass a method's arguments one by one", self.loc(node))
+            return self.method(callee, node, hint)
         if not isinstance(callee, _Ref):
             raise UnsupportedSyntaxError("only functions named directly can be called", self.loc(node.func))
         if callee.obj in (max, min) and len(node.args) >= 2 and not node.keywords:

@@ -520,7 +520,7 @@ for _fn, _shape in (
     (np.round, A.unknown),
     (np.size, A.int_scalar),
     (np.ndim, A.int_scalar),
-    (np.shape, A.unknown),
+    (np.shape, A.shape_of),
     (zeros_like, A.like_first),
     (np.zeros_like, A.like_first),
     (scalar_seed, A.scalar_float),

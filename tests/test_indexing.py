@@ -264,3 +264,35 @@ def test_indexing_out_of_range_is_reported_at_compile_time():
 
     with pytest.raises(AdCompileError, match="out of range"):
         grad(f)(V5)
+
+
+# ── methods and attributes of arrays ────────────────────────────────────────────────────────────────
+
+
+def methods(x):
+    y = x.copy()
+    y[0] *= 2.0
+    n = x.shape[0]
+    return y.sum() * n + x.mean() + x.ndim + (x * 2).sum(axis=0) + x.size
+
+
+def test_array_methods_and_attributes_are_their_numpy_functions():
+    check(methods, V5)
+    src = derivative_source(methods, args=(V5,))
+    assert "np.copy(x)" in src and "np.shape(x)" in src
+
+
+def calls_attribute(x):
+    return x.sum
+
+
+def unknown_attribute(x):
+    return np.sum(x.flags)
+
+
+@pytest.mark.parametrize(
+    "f, words", [(calls_attribute, "is a method: call it"), (unknown_attribute, "'.flags' of an array is not supported")]
+)
+def test_attributes_that_are_not_values_are_rejected(f, words):
+    with pytest.raises(UnsupportedSyntaxError, match=words):
+        grad(f)(V5)

@@ -291,7 +291,8 @@ def unknown_attribute(x):
 
 
 @pytest.mark.parametrize(
-    "f, words", [(calls_attribute, "is a method: call it"), (unknown_attribute, "'.flags' of an array is not supported")]
+    "f, words",
+    [(calls_attribute, "is a method: call it"), (unknown_attribute, "'.flags' of an array is not supported")],
 )
 def test_attributes_that_are_not_values_are_rejected(f, words):
     with pytest.raises(UnsupportedSyntaxError, match=words):

@@ -118,6 +118,9 @@ class Lowerer:
         self.in_loop = False
         self.flag = None  # the scope key of the innermost loop's break flag
         self.flags = 0
+        self.ret = None  # the innermost loop's scope keys for (whether it returned, what it returned)
+        self.returned = None  # those of the loop lowered last
+        self.hidden = 0  # names lowering adds (a loop's position, the sequences it runs over)
         self.aliases: dict = {}  # join -> the variables it may be at run time
 
     # -- statements -----------------------------------------------------------------------------------
@@ -131,6 +134,15 @@ class Lowerer:
                 self.unsupported(st)
             if handler is Lowerer._if:
                 return self._if(st, stmts[i + 1 :])
+            if isinstance(st, (ast.For, ast.While)) and _returns(st):
+                # the loop records whether it returned, and what; after it, that return happens or the rest runs
+                handler(self, st)
+                returned, result = self.returned
+                leave = _synthetic(st, ast.Return(_name(result, st)))
+                if _endless(st):  # while True: only a return leaves it
+                    return self.block([leave])
+                after = ast.If(_name(returned, st), [leave], [])
+                return self._if(_synthetic(st, after), stmts[i + 1 :])
             ret = handler(self, st)
             if ret is _CONTINUE:
                 return None  # the rest of this block is skipped: the iteration falls through to its end
@@ -169,7 +181,7 @@ class Lowerer:
             return Return(value, loc)
         for name in sorted(set(then_scope) | set(else_scope)):
             if name in then_scope and name in else_scope:
-                hint = name if name.isidentifier() else "broke"  # a loop's break flag has no user name
+                hint = _hint(name)
                 a, b = then_scope[name], else_scope[name]
                 value = self.join(_unstale(a), _unstale(b), hint, joins, loc)
                 stale = next((v for v in (a, b) if isinstance(v, _Stale)), None)
@@ -184,23 +196,72 @@ class Lowerer:
         return self.block(rest) if rest else None
 
     def _for(self, st: ast.For):
-        """``for i in range(...)``: names the body assigns that exist before the loop are carried (loop φs)."""
+        """``for i in range(...)``, or over arrays (their rows), tuples of values, ``enumerate``, ``zip`` and
+        ``reversed`` of those: names the body assigns that exist before the loop are carried (loop φs)."""
         loc = self.loc(st)
-        if not isinstance(st.target, ast.Name):
-            raise UnsupportedSyntaxError("the loop variable must be a plain name", self.loc(st.target))
         it = st.iter
         backwards = self.calls_to(it, reversed) and len(it.args) == 1 and not it.keywords
         if backwards:
             it = it.args[0]
-        if not (self.calls_to(it, range) and 1 <= len(it.args) <= 3 and not it.keywords):
-            raise UnsupportedSyntaxError(
-                "only loops over range(...) or reversed(range(...)) are supported yet",
-                self.loc(st.iter),
-                hint="loop over range(len(...)) and index",
-            )
         self.b.loc = loc
-        bounds = tuple(self.expr(a) for a in it.args)
-        self.loop(st, Var(st.target.id), bounds, backwards=backwards)
+        if self.calls_to(it, range) and 1 <= len(it.args) <= 3 and not it.keywords:
+            if not isinstance(st.target, ast.Name):
+                raise UnsupportedSyntaxError("a loop over range(...) has one variable", self.loc(st.target))
+            bounds = tuple(self.expr(a) for a in it.args)
+            self.loop(st, Var(st.target.id), bounds, backwards=backwards)
+            return
+        # over sequences: a loop over the positions, whose body starts by taking each sequence's element
+        self.hidden += 1
+        k = f"<position {self.hidden}>"  # not an identifier: no user name can clash with it
+        lengths: list = []
+        prefix = self.elements(st.target, it, k, lengths, st)
+        length = lengths[0]
+        for other in lengths[1:]:  # zip stops at the shortest
+            length = self.choose(self.b.call(operator.lt, other, length), lambda o=other: o, lambda v=length: v, "", st)
+        self.loop(st, Var("i"), (length,), backwards=backwards, index_name=k, prefix=prefix)
+
+    def elements(self, target, it, k: str, lengths: list, st) -> list:
+        """Statements binding ``target`` to element ``k`` of the iterable ``it``; its length joins ``lengths``."""
+        position = _synthetic(st, ast.Name(k, ast.Load()))
+        if self.calls_to(it, enumerate) and 1 <= len(it.args) <= 2 and not it.keywords:
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                raise UnsupportedSyntaxError("unpack enumerate(...) into two names", self.loc(target))
+            count = position if len(it.args) == 1 else _synthetic(st, ast.BinOp(it.args[1], ast.Add(), position))
+            return [
+                _synthetic(st, ast.Assign([target.elts[0]], count)),
+                *self.elements(target.elts[1], it.args[0], k, lengths, st),
+            ]
+        if self.calls_to(it, zip) and it.args and not it.keywords:
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == len(it.args)):
+                raise UnsupportedSyntaxError(f"unpack zip(...) into {len(it.args)} names", self.loc(target))
+            return [s for t, a in zip(target.elts, it.args) for s in self.elements(t, a, k, lengths, st)]
+        if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
+            # a literal sequence of values: each is computed once, before the loop; element k is chosen by k
+            names = []
+            for e in it.elts:
+                self.hidden += 1
+                names.append(f"<element {self.hidden}>")
+                self.scope[names[-1]] = self.expr(e)
+            lengths.append(Const(len(names)))
+            if not names:
+                return []
+            value: ast.expr = _synthetic(st, ast.Name(names[-1], ast.Load()))
+            for i in reversed(range(len(names) - 1)):
+                test = _synthetic(st, ast.Compare(position, [ast.Eq()], [ast.Constant(i)]))
+                value = _synthetic(st, ast.IfExp(test, ast.Name(names[i], ast.Load()), value))
+        else:
+            self.hidden += 1
+            name = f"<sequence {self.hidden}>"
+            self.scope[name] = self.expr(it)
+            lengths.append(self.b.call(len, self.scope[name]))
+            value = _synthetic(st, ast.Subscript(ast.Name(name, ast.Load()), position, ast.Load()))
+        if isinstance(target, ast.Tuple):
+            raise UnsupportedSyntaxError(
+                "unpacking the elements of a sequence is not supported yet",
+                self.loc(target),
+                hint="loop over zip(...) or enumerate(...), or index the element",
+            )
+        return [_synthetic(st, ast.Assign([target], value))]
 
     def calls_to(self, node, fn) -> bool:
         """Whether ``node`` is a call of ``fn`` (named any way that refers to it)."""
@@ -219,7 +280,7 @@ class Lowerer:
 
         self.loop(st, None, None, head=head)
 
-    def loop(self, st, index: Var | None, bounds, head=None, backwards=False):
+    def loop(self, st, index: Var | None, bounds, head=None, backwards=False, index_name=None, prefix=()):
         """Lower a loop's body once: the names it assigns that exist before the loop are carried (loop φs); the
         others, and the index, may not be used after it (it may run zero times).
 
@@ -228,26 +289,29 @@ class Lowerer:
         ``else`` clause runs after the loop if it is unset.
         """
         loc = self.loc(st)
-        if any(isinstance(n, ast.Return) for s in st.body for n in ast.walk(s)):
-            raise UnsupportedSyntaxError(
-                "return inside a loop is not supported yet",
-                loc,
-                hint="keep the result in a variable, break out of the loop, and return after it",
-            )
-        own = {index.hint} if index is not None else set()
+        own = {index_name or index.hint} if index is not None else set()
         flag = None
-        body_stmts = list(st.body)
-        if st.orelse or _breaks(st):
+        body_stmts = [*prefix, *st.body]
+        returns = _returns(st)
+        outer_return = self.ret
+        if returns:  # a return inside is a break that also records the result
+            self.flags += 1
+            self.ret = (f"<returned {self.flags}>", f"<result {self.flags}>")
+            self.scope[self.ret[0]] = Const(False)
+            self.scope[self.ret[1]] = Const(None)
+        if st.orelse or _breaks(st) or returns:
             self.flags += 1
             flag = f"<break {self.flags}>"  # not an identifier: no user name can clash with it
             self.scope[flag] = Const(False)
             if index is not None:  # after a break, the remaining iterations do nothing
                 body_stmts = [_synthetic(st, ast.If(_not(flag, st), body_stmts, []))]
-        assigned = set().union(*(_assigned_names(s, written=True) for s in st.body)) - own
+        assigned = set().union(*(_assigned_names(s, written=True) for s in [*prefix, *st.body])) - own
         if flag is not None:
             assigned.add(flag)
+        if returns:
+            assigned.update(self.ret)
         carried = sorted(n for n in assigned if n in self.scope)
-        phis = {n: Var("broke" if n == flag else n) for n in carried}
+        phis = {n: Var(_hint(n)) for n in carried}
         inner_phis = {}
         for n, v in phis.items():
             init = _unstale(self.scope[n])
@@ -290,6 +354,7 @@ class Lowerer:
                 "is assigned only inside the loop, which may run zero times",
                 "assign it before the loop",
             )
+        self.returned, self.ret = self.ret, outer_return
         if st.orelse:
             if any(isinstance(n, ast.Return) for s in st.orelse for n in ast.walk(s)):
                 raise UnsupportedSyntaxError("return in a loop's else clause is not supported yet", loc)
@@ -517,6 +582,22 @@ class Lowerer:
     def _return(self, st: ast.Return):
         if st.value is None:
             raise UnsupportedSyntaxError("the function returns None; return the value to differentiate", self.loc(st))
+        if self.in_loop and self.ret is not None:  # leave the loop, and return after it
+            if isinstance(st.value, ast.Tuple):
+                raise UnsupportedSyntaxError(
+                    "returning several values from inside a loop is not supported yet",
+                    self.loc(st),
+                    hint="keep them in variables, break out of the loop, and return them after it",
+                )
+            value = self.expr(st.value, self.return_hint, allow_tuple=True)
+            if isinstance(value, tuple):
+                raise UnsupportedSyntaxError(
+                    "returning several values from inside a loop is not supported yet", self.loc(st)
+                )
+            self.scope[self.ret[0]] = Const(True)
+            self.scope[self.ret[1]] = value
+            self.scope[self.flag] = Const(True)
+            return _CONTINUE
         if isinstance(st.value, ast.Tuple):
             return Return(tuple(self.expr(e) for e in st.value.elts), self.loc(st))
         return Return(self.expr(st.value, self.return_hint, allow_tuple=True), self.loc(st))
@@ -938,6 +1019,33 @@ def _breaks(loop) -> bool:
         return False
 
     return any(isinstance(s, ast.Break) or (not isinstance(s, (ast.For, ast.While)) and find(s)) for s in loop.body)
+
+
+_HIDDEN = {"break": "broke", "returned": "returned", "result": "result", "position": "i", "sequence": "seq"}
+
+
+def _hint(key: str) -> str:
+    """The name generated code prefers for a scope key: the user's name, or one for a name lowering added."""
+    return key if key.isidentifier() else _HIDDEN.get(key[1:].split()[0], "")
+
+
+def _endless(loop) -> bool:
+    """``while True:`` with no break of its own (and no else clause, which could not run)."""
+    return (
+        isinstance(loop, ast.While)
+        and isinstance(loop.test, ast.Constant)
+        and loop.test.value is True
+        and not _breaks(loop)
+    )
+
+
+def _returns(loop) -> bool:
+    """Whether a return is anywhere in the loop's body."""
+    return any(isinstance(n, ast.Return) for s in loop.body for n in ast.walk(s))
+
+
+def _name(key: str, where) -> ast.expr:
+    return _synthetic(where, ast.Name(key, ast.Load()))
 
 
 def _not(flag: str, where) -> ast.expr:

@@ -37,15 +37,6 @@ def assert_points_at(err: AdCompileError, fn, text: str, caret_under: str):
     assert carets.strip() == "^" * len(carets.strip())
 
 
-def with_loop(x):
-    s = 0.0
-    for i in range(3):
-        if s > 1.0:
-            return s
-        s = s + x
-    return s
-
-
 def with_try(x):
     try:
         y = x * 2
@@ -91,7 +82,6 @@ def with_list(x):
 @pytest.mark.parametrize(
     "fn, text, caret, hint",
     [
-        (with_loop, "for i in range(3):", "for", "loop"),
         (with_try, "try:", "try", "outside"),
         (with_walrus, "(y := x * 2)", "y := x * 2", "separate assignment"),
         (with_global, "global SOMETHING", "global", "argument"),

@@ -142,21 +142,133 @@ def test_a_value_assigned_only_inside_the_loop_is_rejected_after_it():
 
 def returns_inside(x):
     for i in range(3):
-        return x
+        return x * (i + 2.0)
     return x
 
 
-def over_a_list(x):
+def first_above(x, level):
+    for i in range(len(x)):
+        if x[i] > level:
+            return x[i] * x[0]
+    return np.sum(x)
+
+
+def newton_sqrt(a):
+    y = a
+    while True:
+        nxt = 0.5 * (y + a / y)
+        if abs(nxt - y) < 1e-12:
+            return nxt
+        y = nxt
+
+
+def nested_return(x):
     s = 0.0
-    for v in [1.0, 2.0]:
-        s = s + v * x
+    for i in range(3):
+        for j in range(3):
+            s = s + x[i] * x[j]
+            if s > 2.0:
+                return s * 2.0
     return s
 
 
-@pytest.mark.parametrize("f, message", [(returns_inside, "return inside a loop"), (over_a_list, "range")])
+V3 = np.array([0.3, 0.7, 1.1])
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (returns_inside, (1.5,)),
+        (first_above, (V3, 0.5)),  # returns from the loop
+        (first_above, (V3, 5.0)),  # runs to the end and returns after it
+        (newton_sqrt, (2.0,)),  # while True: only the return leaves it
+        (nested_return, (V3,)),
+        (nested_return, (V3 / 4,)),
+    ],
+)
+def test_return_inside_a_loop(f, args):
+    check(f, *args, argnums=(0,))
+
+
+def rows(m):
+    s = 0.0
+    for r in m:
+        s = s + np.sum(np.sin(r)) * r[0]
+    return s
+
+
+def enumerated(x):
+    s = 0.0
+    for i, v in enumerate(x, 1):
+        s = s + i * v * v
+    return s
+
+
+def zipped(x, y):
+    s = 0.0
+    for a, b in zip(x, y[1:]):  # stops at the shorter
+        s = s + a * b
+    return s
+
+
+def literal_sequence(a, b):
+    s = 0.0
+    for v in (a, b * 2.0, a * b):
+        if v > 1.0:
+            continue
+        s = s + v * v
+    return s
+
+
+def backwards(x):
+    s = 0.0
+    for v in reversed(x):
+        s = s * 0.5 + v
+    return s
+
+
+def enumerate_zip(x, y):
+    s = 0.0
+    for i, (a, b) in enumerate(zip(x, y)):
+        s = s + a * b * i
+    return s
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (rows, (np.array([[1.0, 2.0], [0.5, -1.0], [0.3, 0.2]]),)),
+        (enumerated, (V3,)),
+        (zipped, (V3, np.array([2.0, 0.5, -1.0, 3.0]))),
+        (literal_sequence, (0.7, 0.4)),
+        (literal_sequence, (1.7, 0.4)),
+        (backwards, (V3,)),
+        (enumerate_zip, (V3, V3[::-1].copy())),
+    ],
+)
+def test_loops_over_sequences(f, args):
+    check(f, *args)
+
+
+def returns_pair_inside(x):
+    for i in range(3):
+        return x, x
+    return x
+
+
+def unpacks_elements(m):
+    s = 0.0
+    for a, b in m:
+        s = s + a * b
+    return s
+
+
+@pytest.mark.parametrize(
+    "f, message", [(returns_pair_inside, "several values from inside a loop"), (unpacks_elements, "unpacking")]
+)
 def test_unsupported_loop_forms_are_rejected(f, message):
     with pytest.raises(UnsupportedSyntaxError, match=message):
-        grad(f)(1.0)
+        grad(f)(np.ones((2, 2)))
 
 
 def reused_after_loop(x, y):

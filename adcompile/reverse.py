@@ -235,10 +235,11 @@ def _backprop_if(b: Builder, st: If, adj: dict, active: set):
     for k in changed:
         values = []
         for path, body in sides:
-            if k not in path:
-                outer_body, b.body = b.body, body
+            if k not in path:  # made on this side only: not for later statements to reuse
+                outer_body, outer_memo = b.body, b.memo
+                b.body, b.memo = body, dict(outer_memo)
                 path[k] = _zero(b, k)
-                b.body = outer_body
+                b.body, b.memo = outer_body, outer_memo
             values.append(path[k])
         if values[0] is values[1]:
             adj[k] = values[0]

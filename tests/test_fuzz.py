@@ -134,11 +134,11 @@ def programs(draw, lib):
     return "\n".join(lines + [f"    return {result}"])
 
 
-def load(body: str):
+def load(body: str, prelude: str = ""):
     name = f"fuzz_{next(_counter)}"
     path = os.path.join(_DIR, f"{name}.py")
     with open(path, "w") as f:
-        f.write(f"import math\nimport numpy as np\n\n{HELPER}\n\ndef f(x, y, z):\n{body}\n")
+        f.write(f"import math\nimport numpy as np\n\n{HELPER}\n{prelude}\ndef f(x, y, z):\n{body}\n")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -180,6 +180,61 @@ def test_random_array_programs_with_broadcasting_match_finite_differences(body, 
     rng.shuffle(shapes)
     args = tuple(rng.uniform(-1.5, 1.5, size=s) if s else float(rng.uniform(-1.5, 1.5)) for s in shapes)
     check(load(body), args)
+
+
+# Programs that index and write into arrays: x has shape (4,), y (3, 4), z is a float. A buffer is made, written
+# through every index form (in loops, in branches, augmented), read back, and reduced.
+INDEX = ["0", "-1", "1:3", "::2", "IDX", "x > 0.2", "k", "k - 1"]
+REPEATS = "IDX = np.array([0, 2, 2, 3])\n"
+
+
+@st.composite
+def writing_programs(draw):
+    def scalar():  # a float: what any write may store
+        e = draw(expressions(["x", "y", "z", "t"], "np"))
+        return f"0.3 * np.sum({e})"
+
+    lines = [
+        f"    a = {draw(st.sampled_from(['np.zeros(4)', 'x * 1.0', 'np.copy(x)', 'x.copy()', 'np.ones_like(x)']))}"
+    ]
+    lines.append("    t = z")
+    for _ in range(draw(st.integers(1, 4))):
+        form = draw(st.sampled_from(["write", "augmented", "read", "loop", "rows", "branch", "early return"]))
+        idx = draw(st.sampled_from([i for i in INDEX if "k" not in i]))
+        op = draw(st.sampled_from(["=", "+=", "*=", "-="]))
+        if form == "write":
+            lines.append(f"    a[{idx}] = {scalar()}")
+        elif form == "augmented":
+            lines.append(f"    a[{idx}] {op} {scalar()}")
+        elif form == "read":  # a number read out: it keeps its value through later writes
+            lines.append(f"    t = a[{draw(st.sampled_from(['0', '-1', '2']))}] * {scalar()}")
+        elif form == "loop":
+            start = draw(st.sampled_from([0, 1]))
+            lines.append(f"    for k in range({start}, 4):")
+            lines.append(
+                f"        a[{draw(st.sampled_from(INDEX[: 6 if start == 0 else 8]))}] {op} a[k] * 0.5 + x[k] * {scalar()}"
+            )
+        elif form == "rows":
+            lines += ["    for r in y:", f"        a = a * 0.5 + r * {scalar()}"]
+        elif form == "branch":
+            lines += [
+                f"    if np.sum(a) > {draw(st.sampled_from(['0.0', '1.0']))}:",
+                f"        a[{idx}] {op} {scalar()}",
+            ]
+            lines += ["    else:", f"        a = a * {scalar()}"]
+        else:
+            lines += ["    for k in range(4):", f"        if a[k] > {draw(st.sampled_from(['0.5', '1.5']))}:"]
+            lines += [f"            return np.sum(a * x) * {scalar()}"]
+    lines.append(f"    return np.sum(a * a) + t * {scalar()}")
+    return "\n".join(lines)
+
+
+@FUZZ
+@given(writing_programs(), st.integers(0, 2**31))
+def test_random_programs_writing_into_arrays_match_finite_differences(body, seed):
+    rng = np.random.default_rng(seed)
+    args = (rng.uniform(-1.5, 1.5, 4), rng.uniform(-1.5, 1.5, (3, 4)), float(rng.uniform(-1.5, 1.5)))
+    check(load(body, REPEATS), args)
 
 
 @pytest.mark.parametrize("body", ["    return x * y * z", "    v = x * x\n    v = v * v\n    return v + y"])

@@ -700,6 +700,7 @@ def clip_forms():
         "clip(x, -0.5, 0.7)": lambda x: np.sum(np.sin(np.clip(x, -0.5, 0.7))),
         "clip(x, None, 0.5)": lambda x: np.sum(np.sin(np.clip(x, None, 0.5))),
         "clip(x, -0.2, None)": lambda x: np.sum(np.sin(np.clip(x, -0.2, None))),
+        "clip(x, a_min=-0.5, a_max=x * x)": lambda x: np.sum(np.sin(np.clip(x, a_min=-0.5, a_max=x * x))),
         "clip(x, x * 0.5 - 1, 0.9)": lambda x: np.sum(np.sin(np.clip(x, x * 0.5 - 1, 0.9))),
         "where(x > 0, x, x * x)": lambda x: np.sum(np.sin(np.where(x > 0, x, x * x))),
         "where(x > 0, np.log(x), 0.0)": lambda x: np.sum(np.where(x > 0, np.log(np.abs(x)), 0.0)),

@@ -13,8 +13,12 @@ The checks are generated from the registry of primitives, with valid inputs for 
 
 from __future__ import annotations
 
+import ast
+import builtins
+import inspect
 import math
 import operator
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -713,3 +717,26 @@ def test_choices_with_literal_and_missing_arguments_match_finite_differences(lab
     f = clip_forms()[label]
     got = adcompile.grad(f)(T234)
     np.testing.assert_allclose(got, numeric_grad(f, (T234,), 0), rtol=RTOL, atol=ATOL)
+
+
+def _callees(rule):
+    """The objects a rule calls, resolved in its module as the compiler resolves them."""
+    fdef = ast.parse(textwrap.dedent(inspect.getsource(rule))).body[0]
+    for node in (n for statement in fdef.body for n in ast.walk(statement)):
+        if isinstance(node, ast.Call):
+            text = ast.unparse(node.func)
+            obj = rule.__globals__.get(text.split(".")[0]) or getattr(builtins, text.split(".")[0], None)
+            for attr in text.split(".")[1:]:
+                obj = getattr(obj, attr)
+            yield text, obj
+
+
+@pytest.mark.parametrize("prim", _adcompile_rules(), ids=lambda p: _fn_label(p.fn))
+def test_rules_call_only_primitives_with_rules_of_their_own(prim):
+    """Rules are inlined and will be differentiated again (Hessians): every callable in them must be a primitive
+    that has both rules, or one whose derivative is zero."""
+    for rule in {prim.vjp, prim.jvp}:
+        for text, obj in _callees(rule):
+            used = lookup(obj)
+            assert used is not None, f"{text} in a rule of {_fn_label(prim.fn)} is not a primitive"
+            assert not used.differentiable or (used.vjp is not None and used.jvp is not None), text

@@ -5,7 +5,9 @@ differentiable argument. jvp rules have the same form, read forward: ``g`` is th
 rule returns that argument's contribution to the result's tangent. The compiler inlines the returned expressions.
 Where both are the same expression -- the local derivative is a scalar factor, with no broadcasting to undo --
 one ``@derivative`` rule serves both modes.
-``unbroadcast(v, x)`` sums ``v`` back to ``x``'s shape where ``x`` was broadcast (see :mod:`adcompile.runtime`).
+``unbroadcast(v, x)`` sums ``v`` back to ``x``'s shape where ``x`` was broadcast (see :mod:`adcompile.runtime`);
+the other helpers there (``expand_to``, ``reshape_like``, ``reverse_cumsum``, ``max_slope``) do the rest of the
+bookkeeping, so that rules contain no ``if`` and call only primitives (they are differentiated again for Hessians).
 """
 
 from __future__ import annotations

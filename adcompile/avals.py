@@ -51,6 +51,8 @@ def of_value(v) -> Aval:
         return Aval((), "f", False)
     if isinstance(v, (complex, np.complexfloating)):
         return Aval((), "c", False)
+    if v is None:  # no bound, as in np.clip(x, None, hi): it broadcasts like a scalar
+        return Aval((), None, False)
     return UNKNOWN
 
 
@@ -182,6 +184,35 @@ def reduction(avals, kwargs, loc=None, at_least: str = "b") -> Aval:
 
 def reduction_float(avals, kwargs, loc=None) -> Aval:
     return reduction(avals, kwargs, loc, at_least="f")
+
+
+def reduction_same_kind(avals, kwargs, loc=None) -> Aval:
+    """``np.max(x, axis=...)`` and the like: the reduced shape, and the argument's own kind (ints stay ints)."""
+    r = reduction(avals, kwargs, loc)
+    return Aval(r.shape, avals[0].kind, r.array)
+
+
+def scan(avals, kwargs, loc=None) -> Aval:
+    """``np.cumsum(x, axis=...)``: ``x``'s shape along an axis; flattened to one axis without one."""
+    x = avals[0]
+    kind = "i" if x.kind in ("b", "i") else x.kind
+    if kwargs.get("axis") is None:
+        shape = (int(np.prod(x.shape)),) if isinstance(x.shape, tuple) else None
+    else:
+        shape = x.shape
+    return Aval(shape, kind, True)  # an ndarray even for a scalar argument
+
+
+def select(avals, kwargs, loc=None) -> Aval:
+    """``np.where(cond, x, y)``: the broadcast of all three shapes, the kind of ``x`` and ``y``; always an ndarray."""
+    shape = broadcast_shape([a.shape for a in avals], loc)
+    return Aval(shape, join_kind([a.kind for a in avals[1:]]), True)
+
+
+def clip(avals, kwargs, loc=None) -> Aval:
+    """``np.clip(x, lo, hi)``: elementwise; a float ``x`` stays a float whatever the bounds (None included)."""
+    out = elementwise(avals, kwargs, loc)
+    return Aval(out.shape, "f", out.array) if avals[0].kind == "f" else out
 
 
 def like_second(avals, kwargs, loc=None) -> Aval:

@@ -129,6 +129,7 @@ def _normalise(prim: Primitive, args, kw, loc):
     ``np.sum(x, 0)`` becomes ``np.sum(x, axis=0)``: positional arguments are named by the callable's own signature
     (so ``np.sum(x, 0, float)`` is recognised as passing ``dtype``, which no rule accepts). Those arguments steer
     the result's shape, so they must be literals. An argument equal to its default is left out, as a person would.
+    The other way round, an operand passed by its keyword becomes positional: ``np.clip(x, a_min=0, a_max=1)``.
     """
     if prim.vjp is None:
         return args, kw
@@ -143,6 +144,10 @@ def _normalise(prim: Primitive, args, kw, loc):
             raise NonDifferentiableError(f"{prim.display}() is differentiable with at most {many}", loc)
         kw = tuple(zip(names[n : len(args)], args[n:])) + kw
         args = args[:n]
+    named = dict(kw)  # operands passed by keyword (np.clip(x, a_min=0.0, a_max=1.0)) take their places
+    while len(args) < min(n, len(names)) and names[len(args)] in named:
+        args = (*args, named.pop(names[len(args)]))
+    kw = tuple(named.items())
     required = [p for p in accepted[:n] if p not in t.defaults]
     if len(args) < len(required):
         raise NonDifferentiableError(f"{prim.display}() needs {len(required)} positional arguments", loc)

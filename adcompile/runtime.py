@@ -76,6 +76,36 @@ def written_part(g, index):
     order = np.arange(np.size(got)).reshape(np.shape(got))
     ids[index] = order
     return np.where(ids[index] == order, got, 0.0)
+def reshape_like(v, x):
+    """``v`` (a view where possible) with ``x``'s shape: undoes the flattening of ``np.cumsum(x)`` without an axis."""
+    return np.reshape(v, np.shape(x))
+
+
+def reverse_cumsum(g, axis=None):
+    """Sums of ``g`` from each position to the end along ``axis`` (of the flattened ``g`` if None).
+
+    This is the adjoint of ``np.cumsum(x, axis)``: ``x[i]`` is part of every running sum from position ``i`` on.
+    """
+    if axis is None:
+        g, axis = np.ravel(g), 0
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def max_slope(a, b):
+    """∂max(a, b)/∂a: 1 where a > b, 0 where a < b, 1/2 where they tie (the derivative is shared equally).
+
+    ``b`` None is no bound at all (``np.clip(x, None, hi)``): the slope is then 1.
+    """
+    if b is None:
+        return 1.0
+    return (a > b) + 0.5 * (a == b)
+
+
+def min_slope(a, b):
+    """∂min(a, b)/∂a: 1 where a < b, 0 where a > b, 1/2 where they tie; 1 if ``b`` is None (no bound)."""
+    if b is None:
+        return 1.0
+    return (a < b) + 0.5 * (a == b)
 
 
 def zeros_like(x):

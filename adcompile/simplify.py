@@ -16,7 +16,7 @@ import numpy as np
 from .builder import const_value
 from .ir import Const, Index, Slice
 from .primitives import lookup
-from .runtime import expand_to, unbroadcast, written_part
+from .runtime import expand_to, max_slope, min_slope, reshape_like, unbroadcast, written_part
 
 
 def fold(fn):
@@ -204,3 +204,21 @@ def _(b, x, **kw):
 def _(b, g, index, **kw):
     """Without index arrays no element is written twice: the part written is plain ``g[index]``."""
     return b.call(operator.getitem, g, index) if basic_index(b, index) else None
+@fold(reshape_like)
+def _(b, v, x, **kw):
+    have, want = b.aval(v).shape, b.aval(x).shape
+    return v if isinstance(want, tuple) and have == want else None
+
+
+@fold(max_slope)
+@fold(min_slope)
+def _(b, a, bound, **kw):
+    """No bound (``np.clip(x, None, hi)``): the slope is 1."""
+    return Const(1.0) if isinstance(bound, Const) and bound.value is None else None
+
+
+@fold(np.clip)
+def _(b, x, lo, hi, **kw):
+    """``np.clip(x, None, None)``, which the rule of clip writes when ``x`` has no lower bound, is ``x``."""
+    unbounded = all(isinstance(c, Const) and c.value is None for c in (lo, hi))
+    return x if unbounded else None

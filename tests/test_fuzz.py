@@ -211,9 +211,8 @@ def writing_programs(draw):
         elif form == "loop":
             start = draw(st.sampled_from([0, 1]))
             lines.append(f"    for k in range({start}, 4):")
-            lines.append(
-                f"        a[{draw(st.sampled_from(INDEX[: 6 if start == 0 else 8]))}] {op} a[k] * 0.5 + x[k] * {scalar()}"
-            )
+            where = draw(st.sampled_from(INDEX[: 6 if start == 0 else 8]))  # a[k - 1] needs k >= 1
+            lines.append(f"        a[{where}] {op} a[k] * 0.5 + x[k] * {scalar()}")
         elif form == "rows":
             lines += ["    for r in y:", f"        a = a * 0.5 + r * {scalar()}"]
         elif form == "branch":

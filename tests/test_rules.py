@@ -14,8 +14,11 @@ The checks are generated from the registry of primitives, with valid inputs for 
 from __future__ import annotations
 
 import ast
+import builtins
+import inspect
 import math
 import operator
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +28,17 @@ from fd import numeric_grad
 import adcompile
 import adcompile.api
 from adcompile.primitives import _REGISTRY, lookup
-from adcompile.runtime import broadcast_like, expand_to, index_add, owned, setitem, unbroadcast, written_part
+from adcompile.runtime import (
+    broadcast_like,
+    expand_to,
+    index_add,
+    owned,
+    reshape_like,
+    reverse_cumsum,
+    setitem,
+    unbroadcast,
+    written_part,
+)
 
 RTOL, ATOL = 1e-6, 1e-8  # against central differences with eps = 1e-6, in float64
 EPS = 1e-6
@@ -157,6 +170,27 @@ REDUCE = Given(
     call(V3, axis=0),
     call(1.5),
 )
+TNAN = np.where(np.arange(24).reshape(2, 3, 4) % 5 == 1, np.nan, T234)  # no line along axis 1 is all NaN
+NAN_REDUCE = Given(*REDUCE.calls, call(TNAN), call(TNAN, axis=1), call(TNAN, axis=(0, 2), keepdims=True))
+VAR = Given(*REDUCE.calls, call(T234, axis=1, ddof=1), call(T234, ddof=2), call(V3, axis=0, ddof=1))
+STD = Given(*(c for c in VAR.calls if np.ndim(c[0][0])))  # the std of one number is 0, where it has no derivative
+SCAN = Given(call(T234), call(T234, axis=1), call(T234, axis=-1), call(M23, axis=0), call(V3), call(1.5))
+LO4, HI31 = Interval(-1.5, 0.0).draw((4,), 12), Interval(0.0, 1.5).draw((3, 1), 13)
+CLIP = Given(
+    call(M23, -0.5, 0.7),
+    call(T234, LO4, HI31),
+    call(M23, M21 - 1.0, 0.9),
+    call(1.5, 0.0, 1.0),
+    call(0.3, -1.0, 1.0),
+    call(V3, 1.0, -1.0),  # lo > hi: every element is hi
+)
+W3 = ANY.draw((3,), 14)
+WHERE = Given(
+    call(V3 > 0, V3, W3),
+    call(M23 > 0, M23, V3),
+    call(M21 > 0, 1.5, M13),
+    call(True, 1.5, 2.5),
+)
 
 # Valid inputs for every differentiable primitive. A rule without an entry here fails test_every_rule_has_a_check.
 SAMPLES = {
@@ -232,9 +266,48 @@ SAMPLES = {
     # NumPy, two arguments
     np.arctan2: Elementwise(NONZERO, NONZERO),
     np.hypot: Elementwise(NONZERO, NONZERO),
+    np.deg2rad: Elementwise(ANY),
+    np.radians: Elementwise(ANY),
+    np.rad2deg: Elementwise(ANY),
+    np.degrees: Elementwise(ANY),
+    np.sinc: [Elementwise(ANY), Given(call(np.array([0.0, 1e-5, -4e-4, 9e-4, 1.1e-3, -0.7, 1.0])))],
+    np.nan_to_num: [
+        Elementwise(ANY),
+        Given(call(np.array([0.5, np.nan, np.inf, -np.inf, -1.2]), nan=0.5, posinf=10.0, neginf=-10.0)),
+    ],
+    np.logaddexp: Elementwise(ANY, ANY),
+    np.logaddexp2: Elementwise(ANY, ANY),
+    np.float_power: Elementwise(POS, ANY),
+    np.fmod: Elementwise(Interval(1.1, 1.4, signed=True), Interval(0.5, 0.54, signed=True)),  # |x / y| in (2, 3)
+    np.ldexp: Given(call(V3, np.array([1, -2, 3])), call(M23, np.array([2, 0, -1])), call(1.5, 3), call(M21, V3 > 0)),
+    np.copysign: Elementwise(NONZERO, NONZERO),
+    # NumPy, choices between operands (random operands never tie: see test_conventions.py for ties)
+    np.maximum: Elementwise(ANY, ANY),
+    np.minimum: Elementwise(ANY, ANY),
+    np.fmax: [Elementwise(ANY, ANY), Given(call(np.array([1.0, np.nan, 0.5]), np.array([np.nan, 2.0, -1.0])))],
+    np.fmin: [Elementwise(ANY, ANY), Given(call(np.array([1.0, np.nan, 0.5]), np.array([np.nan, 2.0, -1.0])))],
+    np.clip: CLIP,
+    np.where: WHERE,
     # reductions
     np.sum: REDUCE,
     np.mean: REDUCE,
+    np.average: REDUCE,
+    np.prod: REDUCE,
+    np.var: VAR,
+    np.std: STD,
+    np.max: REDUCE,
+    np.amax: REDUCE,
+    np.min: REDUCE,
+    np.amin: REDUCE,
+    np.ptp: REDUCE,
+    np.median: REDUCE,
+    np.nansum: NAN_REDUCE,
+    np.nanmean: NAN_REDUCE,
+    np.nanmax: NAN_REDUCE,
+    np.nanmin: NAN_REDUCE,
+    # scans
+    np.cumsum: SCAN,
+    np.cumprod: SCAN,
     # helpers that generated code calls (linear in their first argument; the second only gives a shape)
     unbroadcast: Given(call(M23, V3), call(M23, M21), call(M23, M13), call(V3, 1.5), call(M23, M23)),
     broadcast_like: Given(call(V3, M23), call(M21, M23), call(M11, M23), call(1.5, V3)),
@@ -247,6 +320,8 @@ SAMPLES = {
         call(T214, T234, axis=1, keepdims=True),
         call(1.5, 2.5),
     ),
+    reshape_like: Given(call(ANY.draw((6,), 15), M23), call(M23, ANY.draw((6,), 16)), call(V3, W3), call(M11, 2.5)),
+    reverse_cumsum: Given(call(V3), call(M23, axis=0), call(T234, axis=-1), call(M23)),
     owned: Given(call(V3), call(1.5)),
     np.copy: Given(call(V3), call(M23)),
     # indexing, and writes into arrays (functional: a new array); repeated indices accumulate
@@ -587,3 +662,120 @@ def test_third_positional_argument_of_sum_is_its_dtype():
     """np.sum(a, axis, dtype): not the rule's third parameter, keepdims (once compiled as keepdims=None)."""
     got = adcompile.grad(sum_with_positional_dtype)(T234)
     np.testing.assert_allclose(got, numeric_grad(sum_with_positional_dtype, (T234,), 0), rtol=RTOL, atol=ATOL)
+
+
+# ── every new reduction and scan with each form of its keywords, compiled ───────────────────────────
+
+
+def reduction_forms(P):
+    """``P`` (a reduction) called with each form of axis and keepdims; each lambda is alone on its line."""
+    return {
+        "axis=1": lambda x: np.sum(np.sin(P(x, axis=1))),
+        "positional 1": lambda x: np.sum(np.sin(P(x, 1))),
+        "axis=-1": lambda x: np.sum(np.sin(P(x, axis=-1))),
+        "axis=(0, 2)": lambda x: np.sum(np.sin(P(x, axis=(0, 2)))),
+        "axis=(-1, 0), keepdims=True": lambda x: np.sum(np.sin(P(x, axis=(-1, 0), keepdims=True))),
+        "axis=-2, keepdims=True": lambda x: np.sum(np.sin(P(x, axis=-2, keepdims=True))),
+        "keepdims=True": lambda x: np.sum(np.sin(P(x, keepdims=True))),
+        "axis=None, keepdims=False": lambda x: np.sin(P(x, axis=None, keepdims=False)),
+    }
+
+
+def ddof_forms(P):
+    """np.var and np.std with ddof (by keyword, and positionally after axis, dtype and out)."""
+    return {
+        "ddof=1": lambda x: np.sin(P(x, ddof=1)),
+        "axis=1, ddof=1": lambda x: np.sum(np.sin(P(x, axis=1, ddof=1))),
+        "axis=(0, 2), ddof=2, keepdims=True": lambda x: np.sum(np.sin(P(x, axis=(0, 2), ddof=2, keepdims=True))),
+        "positional -1, None, None, 1": lambda x: np.sum(np.sin(P(x, -1, None, None, 1))),
+    }
+
+
+def scan_forms(P):
+    """np.cumsum and np.cumprod along each axis, and flattened without one."""
+    return {
+        "flattened": lambda x: np.sum(np.sin(P(x))),
+        "axis=0": lambda x: np.sum(np.sin(P(x, axis=0))),
+        "axis=1": lambda x: np.sum(np.sin(P(x, axis=1))),
+        "axis=-1": lambda x: np.sum(np.sin(P(x, axis=-1))),
+        "positional 2": lambda x: np.sum(np.sin(P(x, 2))),
+    }
+
+
+NEW_REDUCTIONS = (
+    np.prod, np.var, np.std, np.max, np.amax, np.min, np.amin, np.ptp, np.median, np.average,
+    np.nansum, np.nanmean, np.nanmax, np.nanmin,
+)  # fmt: skip
+KEYWORD_FORMS = [
+    *(
+        pytest.param(T234, f, id=f"{_fn_label(P)}({label})")
+        for P in NEW_REDUCTIONS
+        for label, f in reduction_forms(P).items()
+    ),
+    *(
+        pytest.param(T234, f, id=f"{_fn_label(P)}({label})")
+        for P in (np.var, np.std)
+        for label, f in ddof_forms(P).items()
+    ),
+    *(
+        pytest.param(TNAN, f, id=f"{_fn_label(P)}(with NaN, {label})")
+        for P in (np.nansum, np.nanmean, np.nanmax, np.nanmin)
+        for label, f in list(reduction_forms(P).items())[:4]
+    ),
+    *(
+        pytest.param(T234, f, id=f"{_fn_label(P)}({label})")
+        for P in (np.cumsum, np.cumprod)
+        for label, f in scan_forms(P).items()
+    ),
+]
+
+
+@pytest.mark.parametrize("x, f", KEYWORD_FORMS)
+def test_keyword_forms_of_reductions_and_scans_match_finite_differences(x, f, code):
+    got = adcompile.grad(f)(x)
+    assert np.shape(got) == np.shape(x)
+    np.testing.assert_allclose(got, numeric_grad(f, (x,), 0), rtol=RTOL, atol=ATOL)
+
+
+def clip_forms():
+    """np.clip with literal bounds, a missing bound (None) and bounds that are operands."""
+    return {
+        "clip(x, -0.5, 0.7)": lambda x: np.sum(np.sin(np.clip(x, -0.5, 0.7))),
+        "clip(x, None, 0.5)": lambda x: np.sum(np.sin(np.clip(x, None, 0.5))),
+        "clip(x, -0.2, None)": lambda x: np.sum(np.sin(np.clip(x, -0.2, None))),
+        "clip(x, a_min=-0.5, a_max=x * x)": lambda x: np.sum(np.sin(np.clip(x, a_min=-0.5, a_max=x * x))),
+        "clip(x, x * 0.5 - 1, 0.9)": lambda x: np.sum(np.sin(np.clip(x, x * 0.5 - 1, 0.9))),
+        "where(x > 0, x, x * x)": lambda x: np.sum(np.sin(np.where(x > 0, x, x * x))),
+        "where(x > 0, np.log(x), 0.0)": lambda x: np.sum(np.where(x > 0, np.log(np.abs(x)), 0.0)),
+        "nan_to_num(x, nan=0.5)": lambda x: np.sum(np.sin(np.nan_to_num(x, nan=0.5))),
+    }
+
+
+@pytest.mark.parametrize("label", list(clip_forms()))
+def test_choices_with_literal_and_missing_arguments_match_finite_differences(label, code):
+    f = clip_forms()[label]
+    got = adcompile.grad(f)(T234)
+    np.testing.assert_allclose(got, numeric_grad(f, (T234,), 0), rtol=RTOL, atol=ATOL)
+
+
+def _callees(rule):
+    """The objects a rule calls, resolved in its module as the compiler resolves them."""
+    fdef = ast.parse(textwrap.dedent(inspect.getsource(rule))).body[0]
+    for node in (n for statement in fdef.body for n in ast.walk(statement)):
+        if isinstance(node, ast.Call):
+            text = ast.unparse(node.func)
+            obj = rule.__globals__.get(text.split(".")[0]) or getattr(builtins, text.split(".")[0], None)
+            for attr in text.split(".")[1:]:
+                obj = getattr(obj, attr)
+            yield text, obj
+
+
+@pytest.mark.parametrize("prim", _adcompile_rules(), ids=lambda p: _fn_label(p.fn))
+def test_rules_call_only_primitives_with_rules_of_their_own(prim):
+    """Rules are inlined and will be differentiated again (Hessians): every callable in them must be a primitive
+    that has both rules, or one whose derivative is zero."""
+    for rule in {prim.vjp, prim.jvp}:
+        for text, obj in _callees(rule):
+            used = lookup(obj)
+            assert used is not None, f"{text} in a rule of {_fn_label(prim.fn)} is not a primitive"
+            assert not used.differentiable or (used.vjp is not None and used.jvp is not None), text

@@ -903,7 +903,12 @@ for _fn, _shape in (
     primitive(_fn, shape=_shape).differentiable = False
 
 # What returns a new object rather than its argument or a view of it (see primitives.returns_new).
-_NEW = "copy sum mean zeros_like zeros ones empty full eye identity arange linspace ones_like empty_like full_like"
+_NEW = (
+    "copy sum mean zeros_like zeros ones empty full eye identity arange linspace ones_like empty_like full_like "
+    "prod var std max amax min amin nanmax nanmin ptp median average nansum nanmean cumsum cumprod where clip "
+    "nan_to_num"
+)
 NEW_OBJECTS.update(id(getattr(np, _name)) for _name in (*_NEW.split(), "size", "ndim", "shape", "round"))
-_NEW_HERE = (owned, setitem, index_add, written_part, zeros_like, scalar_seed, len, float, abs, round, int, pow)
+_NEW_HERE = (owned, setitem, index_add, written_part, zeros_like, scalar_seed, reverse_cumsum, len, float, abs, round)
+_NEW_HERE += (int, pow)
 NEW_OBJECTS.update(id(_fn) for _fn in _NEW_HERE)

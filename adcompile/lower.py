@@ -31,7 +31,6 @@ UNSUPPORTED = {
     ast.With: ("a with block", "move it outside the differentiated function"),
     ast.Raise: ("raise", "validate inputs outside the differentiated function"),
     ast.Assert: ("assert", "validate inputs outside the differentiated function"),
-    ast.FunctionDef: ("a nested function definition", "define the helper at module level"),
     ast.AsyncFunctionDef: ("an async function", "async code cannot be differentiated"),
     ast.ClassDef: ("a class definition", "define the class outside the function"),
     ast.Global: ("a global statement", "pass the value as an argument and return the new one"),
@@ -43,7 +42,6 @@ UNSUPPORTED = {
     ast.YieldFrom: ("yield from", "generators cannot be differentiated"),
     ast.Await: ("await", "async code cannot be differentiated"),
     ast.NamedExpr: ("an assignment expression (:=)", "use a separate assignment statement"),
-    ast.Lambda: ("a lambda inside the function", "define the helper at module level"),
     ast.List: ("a list", "lists are not supported yet"),
     ast.Dict: ("a dict", "dictionaries cannot be differentiated"),
     ast.Set: ("a set", "sets cannot be differentiated"),
@@ -66,6 +64,18 @@ class _Ref:
 
     def __init__(self, obj, text: str):
         self.obj, self.text = obj, text
+
+
+@dataclasses.dataclass(eq=False)
+class _Local:
+    """A function defined inside the one being lowered (``def`` or a lambda), to be inlined where it is called.
+
+    Its defaults are operands computed where it is defined; the enclosing function's names it reads are looked up
+    when it is called (late binding, as Python does)."""
+
+    node: ast.FunctionDef | ast.Lambda
+    name: str
+    signature: inspect.Signature
 
 
 @dataclasses.dataclass(frozen=True)
@@ -447,7 +457,10 @@ class Lowerer:
             self.unpack(st.targets[0], st.value)
             return
         hint = st.targets[-1].id if isinstance(st.targets[-1], ast.Name) else ""
-        value = self.expr(st.value, hint)
+        if isinstance(st.value, ast.Lambda):  # a function bound to a name, to be called later
+            value = self.local_function(st.value, hint or "<lambda>")
+        else:
+            value = self.expr(st.value, hint)
         for target in st.targets:
             if isinstance(target, ast.Tuple):
                 raise UnsupportedSyntaxError(
@@ -492,7 +505,8 @@ class Lowerer:
             self.check(
                 current,
                 self.loc(node),
-                f"writing into {name!r} would change an array the caller passed in",
+                f"writing into {name!r} would change an array from outside this function "
+                "(the caller's, or the enclosing function's)",
                 f"work on a copy: {name} = {name}.copy()",
             )
         if self.b.views.get(current):
@@ -614,6 +628,74 @@ class Lowerer:
     def _pass(self, st):
         return
 
+    def _def(self, st: ast.FunctionDef):
+        """A nested function: bound to its name, inlined at each call."""
+        if st.decorator_list:
+            raise UnsupportedSyntaxError("decorators on nested functions are not supported", self.loc(st))
+        self.scope[st.name] = self.local_function(st, st.name)
+
+    def _lambda(self, node: ast.Lambda, hint):
+        return self.local_function(node, "<lambda>")
+
+    def local_function(self, node, name: str) -> _Local:
+        args = node.args
+        if args.vararg or args.kwarg:
+            raise UnsupportedSyntaxError(f"{name}() takes *args or **kwargs, which are not supported", self.loc(node))
+        positional = [*args.posonlyargs, *args.args]
+        defaults = [None] * (len(positional) - len(args.defaults)) + [self.expr(d) for d in args.defaults]
+        kinds = [inspect.Parameter.POSITIONAL_ONLY] * len(args.posonlyargs)
+        kinds += [inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(args.args)
+        params = [
+            inspect.Parameter(a.arg, kind, default=inspect.Parameter.empty if d is None else d)
+            for a, kind, d in zip(positional, kinds, defaults)
+        ]
+        params += [
+            inspect.Parameter(
+                a.arg,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if d is None else self.expr(d),
+            )
+            for a, d in zip(args.kwonlyargs, args.kw_defaults)
+        ]
+        return _Local(node, name, inspect.Signature(params))
+
+    def inline_local(self, fn: _Local, args, kwargs, node, hint):
+        """Lower a nested function's body in place. It sees the enclosing function's names as they are now, and
+        may not write into their arrays (that would change them for the enclosing function too)."""
+        loc = self.loc(node)
+        if fn in self.calls:
+            raise UnsupportedSyntaxError(
+                f"the recursive call to {fn.name}() is not supported yet", loc, hint="write the recursion as a loop"
+            )
+        try:
+            bound = fn.signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise UnsupportedSyntaxError(f"{fn.name}(): {e}", loc) from None
+        bound.apply_defaults()
+        own = _assigned_names(fn.node) if isinstance(fn.node, ast.FunctionDef) else set()
+        outer = {k: v for k, v in self.scope.items() if k.isidentifier() and k not in own}
+        scope = {**outer, **bound.arguments}
+
+        def where(n):
+            return dataclasses.replace(self.loc(n), function=fn.name)
+
+        child = Lowerer(self.b, scope, self.resolve, where, deps=self.deps, calls=(*self.calls, fn))
+        child.params = {_unstale(v) for v in scope.values() if isinstance(_unstale(v), Var)} | self.params
+        child.unbound = {k: v for k, v in self.unbound.items() if k not in own}
+        child.return_hint = hint
+        saved = self.b.loc
+        if isinstance(fn.node, ast.Lambda):
+            self.b.loc = where(fn.node.body)
+            result = child.expr(fn.node.body, hint, allow_tuple=True)
+        else:
+            child.locals = own
+            ret = child.block(fn.node.body)
+            if ret is None:
+                raise UnsupportedSyntaxError(f"{fn.name}() has no return statement, so it returns None", loc)
+            result = ret.value
+        self.b.loc = saved
+        return result
+
     def _break(self, st):
         if self.flag is None:
             raise UnsupportedSyntaxError("break outside a loop", self.loc(st))
@@ -666,6 +748,10 @@ class Lowerer:
             )
         if isinstance(value, _Method):
             raise UnsupportedSyntaxError(f".{value.name} is a method: call it", self.loc(node))
+        if isinstance(value, _Local):
+            raise UnsupportedSyntaxError(
+                f"{value.name} is a function defined here: it can only be called", self.loc(node)
+            )
         return value
 
     def _constant(self, node: ast.Constant, hint):
@@ -826,10 +912,14 @@ class Lowerer:
             callee = self._attribute(node.func, "")
         else:
             callee = self.reference(node.func)
-        if isinstance(callee, _Method):
+        if isinstance(callee, (_Method, _Local)):
             if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
-                raise UnsupportedSyntaxError("pass a method's arguments one by one", self.loc(node))
-            return self.method(callee, node, hint)
+                raise UnsupportedSyntaxError("pass the arguments one by one", self.loc(node))
+            if isinstance(callee, _Method):
+                return self.method(callee, node, hint)
+            args = [self.expr(a) for a in node.args]
+            kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+            return self.inline_local(callee, args, kwargs, node, hint)
         if not isinstance(callee, _Ref):
             raise UnsupportedSyntaxError("only functions named directly can be called", self.loc(node.func))
         if callee.obj in (max, min) and len(node.args) >= 2 and not node.keywords:
@@ -932,6 +1022,7 @@ STATEMENTS = {
     ast.Return: Lowerer._return,
     ast.Expr: Lowerer._expr_stmt,
     ast.Pass: Lowerer._pass,
+    ast.FunctionDef: Lowerer._def,
     ast.Continue: Lowerer._continue,
     ast.Break: Lowerer._break,
 }
@@ -945,6 +1036,7 @@ EXPRESSIONS = {
     ast.Tuple: Lowerer._tuple,
     ast.Subscript: Lowerer._subscript,
     ast.IfExp: Lowerer._ifexp,
+    ast.Lambda: Lowerer._lambda,
     ast.BoolOp: Lowerer._boolop,
     ast.Compare: Lowerer._compare,
 }

@@ -152,3 +152,59 @@ def tuple_without_unpacking(x, t):
 def test_a_tuple_result_must_be_unpacked():
     with pytest.raises(UnsupportedSyntaxError, match="unpack"):
         grad(tuple_without_unpacking)(np.ones(2), np.ones(2))
+
+
+def with_inner_functions(x, w):
+    scale = 2.0
+
+    def layer(v, b=0.5):
+        return np.tanh(w * v + b) * scale
+
+    square = lambda u: u * u  # noqa: E731
+    h = layer(x)
+    scale = 3.0  # late binding, as in Python: the second call sees 3.0
+    return np.sum(square(layer(h, b=0.1)))
+
+
+def test_functions_defined_inside_are_inlined_with_late_binding():
+    x, w = np.array([0.3, -0.5]), np.array([1.5, 0.7])
+    gx, gw = grad(with_inner_functions, argnums=(0, 1))(x, w)
+    np.testing.assert_allclose(gx, numeric_grad(with_inner_functions, (x, w), 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gw, numeric_grad(with_inner_functions, (x, w), 1), rtol=1e-6, atol=1e-9)
+
+
+def inner_writes_outer(x):
+    y = x * 1.0
+
+    def clear(i):
+        y[i] = 0.0
+        return y
+
+    return np.sum(clear(0))
+
+
+def inner_recursion(x):
+    def fact(n):
+        return 1.0 if n == 0 else n * fact(n - 1)
+
+    return fact(3) * x
+
+
+def inner_passed_on(x):
+    def f(v):
+        return v * 2.0
+
+    return f
+
+
+@pytest.mark.parametrize(
+    "f, words",
+    [
+        (inner_writes_outer, "from outside this function"),
+        (inner_recursion, "recursive"),
+        (inner_passed_on, "only be called"),
+    ],
+)
+def test_inner_functions_that_cannot_be_inlined_are_rejected(f, words):
+    with pytest.raises(UnsupportedSyntaxError, match=words):
+        grad(f)(np.array([1.0, 2.0]))

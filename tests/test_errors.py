@@ -55,11 +55,15 @@ def with_global(x):
     return x
 
 
-def with_nested_def(x):
-    def inner(v):
-        return v * 2
+def with_nonlocal(x):
+    s = x
 
-    return x
+    def inner(v):
+        nonlocal s
+        s = v
+        return v
+
+    return inner(x) + s
 
 
 def with_with(x):
@@ -85,7 +89,7 @@ def with_list(x):
         (with_try, "try:", "try", "outside"),
         (with_walrus, "(y := x * 2)", "y := x * 2", "separate assignment"),
         (with_global, "global SOMETHING", "global", "argument"),
-        (with_nested_def, "def inner(v):", "def", "module level"),
+        (with_nonlocal, "nonlocal s", "nonlocal", "return"),
         (with_with, "with open", "with", "outside"),
         (with_class, "class A:", "class", "outside"),
         (with_list, "return np.sum([x, x])", "[x, x]", "lists"),

@@ -239,8 +239,8 @@ def augmented_view(x):
 @pytest.mark.parametrize(
     "f, caret, words",
     [
-        (writes_argument, "x[0]", "the caller passed in"),
-        (writes_alias_of_argument, "y[0]", "the caller passed in"),
+        (writes_argument, "x[0]", "from outside this function"),
+        (writes_alias_of_argument, "y[0]", "from outside this function"),
         (uses_stale_view, "t", "may share memory with 'y'"),
         (writes_view, "t[0]", "view"),
         (writes_global, "GLOBAL[0]", "global array"),

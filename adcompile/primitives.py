@@ -44,6 +44,7 @@ BINOPS = {
     ast.Pow: (operator.pow, "**", "**"),
     ast.FloorDiv: (operator.floordiv, "//", "//"),
     ast.Mod: (operator.mod, "mod", "%"),
+    ast.MatMult: (operator.matmul, "@", "@"),
 }
 UNARYOPS = {
     ast.USub: (operator.neg, "−", "-"),

@@ -343,9 +343,13 @@ def _(b, g, other, a, **kw):
         return b.call(operator.matmul, other, g)
     if nd == (2, 1):
         return b.call(np.outer, g, other)
-    if nd == (2, 2):
-        return b.call(operator.matmul, g, b.call(np.transpose, other))
+    if nd is not None and min(nd) >= 2:  # batched: the batch axes broadcast in the product are summed back
+        return b.call(unbroadcast, b.call(operator.matmul, g, _transposed(b, other, nd[1])), a)
     return None
+
+
+def _transposed(b, m, ndim: int):
+    return b.call(np.transpose, m) if ndim == 2 else b.call(np.swapaxes, m, Const(-1), Const(-2))
 
 
 @fold(matmul_right)
@@ -357,8 +361,8 @@ def _(b, g, other, like, **kw):
         return b.call(np.outer, other, g)
     if nd == (2, 1):
         return b.call(operator.matmul, g, other)
-    if nd == (2, 2):
-        return b.call(operator.matmul, b.call(np.transpose, other), g)
+    if nd is not None and min(nd) >= 2:
+        return b.call(unbroadcast, b.call(operator.matmul, _transposed(b, other, nd[0]), g), like)
     return None
 
 
@@ -503,8 +507,11 @@ def _(g, ans, a):
 # x = a⁻¹ b: the adjoint of b solves with aᵀ, and a's is minus its product with xᵀ. A 1-D b is a column vector.
 @vjp(np.linalg.solve, shape=by_example(np.linalg.solve, check=_square))
 def _(g, ans, a, b):
-    gb = np.linalg.solve(np.swapaxes(a, -1, -2), as_column_of(g, b))
-    return unbroadcast(-(gb @ np.swapaxes(as_column_of(ans, b), -1, -2)), a), unbroadcast(from_column_of(gb, b), b)
+    solved = np.linalg.solve(np.swapaxes(a, -1, -2), as_column_of(g, b))
+    return (
+        unbroadcast(-(solved @ np.swapaxes(as_column_of(ans, b), -1, -2)), a),
+        unbroadcast(from_column_of(solved, b), b),
+    )
 
 
 @jvp(np.linalg.solve)

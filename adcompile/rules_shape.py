@@ -587,6 +587,16 @@ def _(b, v, x, k=None):
     return None
 
 
+@fold(diagonal_adjoint)
+def _(b, v, x, offset=None, axis1=None, axis2=None):
+    """On the main axes of a square matrix, np.diag places a vector on a diagonal."""
+    shape = b.aval(x).shape
+    axes = (0 if axis1 is None else axis1.value % 2, 1 if axis2 is None else axis2.value % 2)
+    if isinstance(shape, tuple) and len(shape) == 2 and shape[0] == shape[1] and axes == (0, 1):
+        return b.call(np.diag, v, offset) if offset is not None else b.call(np.diag, v)
+    return None
+
+
 # Results that may be views of their first operand: a gradient built from one is copied before it is returned if
 # that operand could be an argument or another gradient (reverse._owned follows these sets). The read-only views
 # (broadcasts, diagonals) are always copied.

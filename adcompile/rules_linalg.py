@@ -128,6 +128,61 @@ def kron_right(g, a, b):
     return reshape_like(np.tensordot(np.reshape(a, sa), blocks, (list(range(n)), list(range(0, 2 * n, 2)))), b)
 
 
+def _einsum_parts(subscripts: str, count: int):
+    """(input subscripts, output subscripts) of an explicit or implicit einsum without ellipses."""
+    spec = subscripts.replace(" ", "")
+    if "." in spec:
+        raise ValueError("adcompile differentiates np.einsum without ellipses ('...') only")
+    inputs, _, output = spec.partition("->")
+    if "->" not in spec:  # implicit form: the letters that appear once, in alphabetical order
+        letters = inputs.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    inputs = inputs.split(",")
+    if len(inputs) != count:
+        raise ValueError(f"np.einsum subscripts {subscripts!r} are for {len(inputs)} operands, not {count}")
+    return inputs, output
+
+
+def _einsum_transposed(g, subscripts: str, operands, k: int):
+    """The adjoint of operand ``k`` of ``np.einsum(subscripts, *operands)`` for the result's adjoint ``g``."""
+    inputs, output = _einsum_parts(subscripts, len(operands))
+    target, like = inputs[k], operands[k]
+    sizes = dict(zip(target, np.shape(like)))
+    others = [(s, op) for j, (s, op) in enumerate(zip(inputs, operands)) if j != k]
+    unique = "".join(dict.fromkeys(target))
+    present = set(output).union(*(s for s, _ in others))
+    kept = "".join(c for c in unique if c in present)
+    spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
+    v = np.einsum(spec, g, *(op for _, op in others))
+    # a letter summed within this operand alone: every element along it had the same effect
+    v = np.reshape(v, [sizes[c] if c in kept else 1 for c in unique])
+    v = np.broadcast_to(v, [sizes[c] for c in unique]).copy()
+    if len(unique) == len(target):
+        return reshape_like(v, like)
+    out = np.zeros(np.shape(like), dtype=v.dtype)  # a repeated letter reads a diagonal: put v back on it
+    where = [
+        np.arange(sizes[c]).reshape([-1 if i == unique.index(c) else 1 for i in range(len(unique))]) for c in target
+    ]
+    out[tuple(where)] = v
+    return out
+
+
+def contract(subscripts, a, b=None):
+    """``np.einsum(subscripts, a)``, or ``np.einsum(subscripts, a, b)`` when ``b`` is given."""
+    return np.einsum(subscripts, a) if b is None else np.einsum(subscripts, a, b)
+
+
+def einsum_left(g, b, a, subscripts):
+    """The adjoint of ``a`` in ``contract(subscripts, a, b)`` for the result's adjoint ``g`` (``b`` may be None)."""
+    return _einsum_transposed(g, subscripts, (a,) if b is None else (a, b), 0)
+
+
+def einsum_right(g, a, b, subscripts):
+    """The adjoint of ``b`` in ``np.einsum(subscripts, a, b)`` for the result's adjoint ``g``; None without ``b``
+    (generated code never asks for it then: only a rule called directly, by a test, does)."""
+    return None if b is None else _einsum_transposed(g, subscripts, (a, b), 1)
+
+
 # ── contractions ─────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -251,6 +306,27 @@ def _(g, ans, a, b, axis=None):
     return np.cross(g, b, axis=axis), np.cross(a, g, axis=axis)
 
 
+def _einsum_form(avals, kwargs, loc):
+    if len(avals) > 3:
+        raise AdCompileError("adcompile differentiates np.einsum of one or two operands", loc)
+
+
+# The subscripts are the first operand, a literal string: the shape rule cannot read it, so shapes after an
+# einsum are unknown at compile time (and the code after it is the generic kind).
+@vjp(
+    np.einsum,
+    contract,
+    shape=lambda avals, kwargs, loc=None: _einsum_form(avals, kwargs, loc) or A.Aval(None, "f", None),
+)
+def _(g, ans, subscripts, a, b=None):
+    return None, einsum_left(g, b, a, subscripts), einsum_right(g, a, b, subscripts)
+
+
+@jvp(np.einsum, contract)
+def _(g, ans, subscripts, a, b=None):
+    return None, contract(subscripts, g, b), contract(subscripts, a, g)
+
+
 # ── the helpers' rules: bilinear in (g, the other operand); the last operand only gives a shape ────────
 
 
@@ -324,6 +400,27 @@ def _(h, ans, g, a, b):
 @jvp(kron_right)
 def _(h, ans, g, a, b):
     return kron_right(h, a, b), kron_right(g, h, b), None
+
+
+# <H, einsum_left(g, b, a)> = <g, contract(subscripts, H, b)>
+@vjp(einsum_left, shape=_like_last)
+def _(h, ans, g, b, a, subscripts):
+    return contract(subscripts, h, b), einsum_right(g, h, b, subscripts), None, None
+
+
+@jvp(einsum_left)
+def _(h, ans, g, b, a, subscripts):
+    return einsum_left(h, b, a, subscripts), einsum_left(g, h, a, subscripts), None, None
+
+
+@vjp(einsum_right, shape=_like_last)
+def _(h, ans, g, a, b, subscripts):
+    return contract(subscripts, a, h), einsum_left(g, h, a, subscripts), None, None
+
+
+@jvp(einsum_right)
+def _(h, ans, g, a, b, subscripts):
+    return einsum_right(h, a, b, subscripts), einsum_right(g, h, b, subscripts), None, None
 
 
 # ── folds: the transposed contractions as plain NumPy when there are no batch axes ───────────────────

@@ -182,6 +182,18 @@ def batched(T, v):
     return np.sum(np.matmul(np.moveaxis(T, 2, 1), np.expand_dims(np.sin(T @ v), -1)) ** 2)
 
 
+def bilinear_einsum(W, x, y):
+    return (
+        np.einsum("j,j", np.einsum("i,ij->j", x, W), y)
+        + np.sum(np.einsum("ij,kj->ik", W, W) ** 2)
+        + np.einsum("ii", W @ W)
+    )
+
+
+def one_operand_einsum(T):
+    return np.sum(np.sin(np.einsum("ijk->kj", T))) + np.sum(np.einsum("ijk->i", T) ** 2)
+
+
 REALISTIC = [
     pytest.param(quadratic_form, (X.V3, A), id="x @ A @ x"),
     pytest.param(least_squares, (A, X.V3), id="least squares via solve"),
@@ -200,6 +212,8 @@ REALISTIC = [
     pytest.param(blocks, (X.V3, X.W3), id="kron, tensordot, cross, vdot"),
     pytest.param(triangles, (X.M33,), id="triu, tril, diag, swapaxes"),
     pytest.param(batched, (X.T234, X.V4), id="batched matmul, moveaxis"),
+    pytest.param(bilinear_einsum, (X.M33, X.V3, X.W3), id="einsum of two operands"),
+    pytest.param(one_operand_einsum, (X.T234,), id="einsum of one operand"),
 ]
 
 
@@ -292,6 +306,10 @@ def dot_with_3d(x):
     return np.sum(np.dot(x, X.T234))
 
 
+def einsum_of_three(x):
+    return np.einsum("i,i,i", x, x, x)
+
+
 def spectral_norm(x):
     return np.linalg.norm(x, ord=2)
 
@@ -306,6 +324,7 @@ def roll_two_axes(x):
         (dot_with_3d, X.M23, "1 or 2 dimensions"),
         (spectral_norm, X.M23, "ord=2"),
         (roll_two_axes, X.M23, "integer shift"),
+        (einsum_of_three, X.V3, "at most 3 positional arguments"),
     ],
 )
 def test_unsupported_forms_are_refused_at_compile_time(f, x, message):
@@ -347,3 +366,19 @@ def sort_ties(x):
 def test_sort_gives_tied_elements_the_adjoints_of_their_stable_positions():
     # stable order of [1, 0, 1]: 0 (index 1), then the 1 at index 0, then the 1 at index 2
     np.testing.assert_allclose(grad(sort_ties)(np.array([1.0, 0.0, 1.0])), [WEIGHTS[1], WEIGHTS[0], WEIGHTS[2]])
+
+
+def transposed_argument_as_gradient(x, y):
+    return np.sum(np.transpose(y) * x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reverse._owned looks for the producers of a gradient among the reverse sweep's statements only, so a "
+    "forward view of an argument (np.transpose(y)) returned as a gradient is not copied",
+)
+def test_gradient_that_is_a_forward_view_of_an_argument_is_a_copy():
+    x, y = X.M32, X.M23
+    got = grad(transposed_argument_as_gradient)(x, y)
+    np.testing.assert_allclose(got, y.T)
+    assert not np.shares_memory(got, y)

@@ -162,6 +162,20 @@ REDUCE = Given(
     call(1.5),
 )
 
+EINSUM = Given(
+    call("ij->ji", X.M23),
+    call("ii->i", X.M33),
+    call("ii", X.M33),
+    call("ij->", X.M23),
+    call("ijk->kj", X.T234),
+    call("ij,jk->ik", X.M23, X.M34),
+    call("i,i", X.V3, X.W3),
+    call("ij,j", X.M23, X.V3),
+    call("ii,i->i", X.M33, X.V3),
+    call("i,jk->ij", X.V3, X.M23),
+    call("bij,bjk->bik", X.T234, X.draw(2, 4, 2, seed=9)),
+)
+
 # Valid inputs for every differentiable primitive. A rule without an entry here fails test_every_rule_has_a_check.
 SAMPLES = {
     # arithmetic operators and their NumPy spellings
@@ -322,6 +336,14 @@ SAMPLES = {
     np.kron: Given(call(X.M23, X.M21), call(X.V3, X.V2), call(X.M23, X.V2)),
     np.trace: Given(call(X.M33), call(X.M23, offset=1), call(X.T234, axis1=1, axis2=2)),
     np.cross: Given(call(X.V3, X.W3), call(X.M23, X.W3), call(X.M32, X.M32[::-1].copy(), axis=0)),
+    np.einsum: EINSUM,
+    L.contract: EINSUM,
+    L.einsum_left: Given(
+        call(X.M24, X.M34, X.M23, "ij,jk->ik"), call(1.5, X.W3, X.V3, "i,i"), call(X.V3, X.V3, X.M33, "ii,i->i")
+    ),
+    L.einsum_right: Given(
+        call(X.M24, X.M23, X.M34, "ij,jk->ik"), call(1.5, X.V3, X.W3, "i,i"), call(X.M32, X.V3, X.M23, "i,jk->ij")
+    ),
     np.linalg.inv: Given(call(X.D3), call(X.D233)),
     np.linalg.solve: Given(call(X.D3, X.V3), call(X.D3, X.M32), call(X.D233, X.M32), call(X.D233, X.V3)),
     np.linalg.det: Given(call(X.D3), call(X.D233)),
@@ -504,10 +526,15 @@ def weighted_sum(P, nargs: int):
         def f(x, y, w):
             return np.sum(P(x, y) * w)
 
-    else:
+    elif nargs == 3:
 
         def f(x, y, z, w):
             return np.sum(P(x, y, z) * w)
+
+    else:
+
+        def f(x, y, z, u, w):
+            return np.sum(P(x, y, z, u) * w)
 
     return f
 
@@ -524,10 +551,15 @@ def plain_sum(P, nargs: int):
         def f(x, y):
             return np.sum(P(x, y))
 
-    else:
+    elif nargs == 3:
 
         def f(x, y, z):
             return np.sum(P(x, y, z))
+
+    else:
+
+        def f(x, y, z, u):
+            return np.sum(P(x, y, z, u))
 
     return f
 

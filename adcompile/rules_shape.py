@@ -587,6 +587,39 @@ def _(b, v, x, k=None):
     return None
 
 
+def _known_array_shape(b, x):
+    shape = b.aval(x).shape
+    return shape if isinstance(shape, tuple) and b.aval(x).array else None
+
+
+@fold(unrepeat)
+def _(b, v, x, repeats, axis=None):
+    """With an integer count and a known shape: the copies are an axis of their own, summed."""
+    shape = _known_array_shape(b, x)
+    r = repeats.value
+    if shape is None or not isinstance(r, int):
+        return None
+    if axis is None:
+        summed = b.call(np.sum, b.call(np.reshape, v, Const((int(np.prod(shape)), r))), axis=Const(1))
+        return b.call(reshape_like, summed, x)
+    k = axis.value % len(shape)
+    return b.call(np.sum, b.call(np.reshape, v, Const(shape[:k] + (shape[k], r) + shape[k + 1 :])), axis=Const(k + 1))
+
+
+@fold(untile)
+def _(b, v, x, reps):
+    """With a known shape: each axis split into (tile, element), the tile axes summed."""
+    shape = _known_array_shape(b, x)
+    if shape is None:
+        return None
+    r = (reps.value,) if isinstance(reps.value, int) else tuple(reps.value)
+    n = max(len(shape), len(r))
+    full, r = (1,) * (n - len(shape)) + shape, (1,) * (n - len(r)) + r
+    split = b.call(np.reshape, v, Const(tuple(d for pair in zip(r, full) for d in pair)))
+    axes = tuple(range(0, 2 * n, 2))
+    return b.call(reshape_like, b.call(np.sum, split, axis=Const(axes[0] if n == 1 else axes)), x)
+
+
 @fold(diagonal_adjoint)
 def _(b, v, x, offset=None, axis1=None, axis2=None):
     """On the main axes of a square matrix, np.diag places a vector on a diagonal."""

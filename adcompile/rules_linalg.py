@@ -604,16 +604,16 @@ def _(g, ans, a):
 # x = a⁻¹ b: the adjoint of b solves with aᵀ, and a's is minus its product with xᵀ. A 1-D b is a column vector.
 @vjp(np.linalg.solve, shape=by_example(np.linalg.solve, check=_square))
 def _(g, ans, a, b):
-    solved = np.linalg.solve(np.swapaxes(a, -1, -2), as_column_of(g, b))
+    solved = np.linalg.solve(np.swapaxes(a, -1, -2), as_column_of(g, ans, a))
     return (
-        unbroadcast(-(solved @ np.swapaxes(as_column_of(ans, b), -1, -2)), a),
-        unbroadcast(from_column_of(solved, b), b),
+        unbroadcast(-(solved @ np.swapaxes(as_column_of(ans, ans, a), -1, -2)), a),
+        unbroadcast(from_column_of(solved, ans, a), b),
     )
 
 
 @jvp(np.linalg.solve)
 def _(g, ans, a, b):
-    return -from_column_of(np.linalg.solve(a, g @ as_column_of(ans, b)), b), np.linalg.solve(a, g)
+    return -from_column_of(np.linalg.solve(a, g @ as_column_of(ans, ans, a)), ans, a), np.linalg.solve(a, g)
 
 
 @vjp(np.linalg.det, shape=by_example(np.linalg.det, check=_square))
@@ -711,34 +711,39 @@ def _(g, ans, a, UPLO="L"):
 # ── the np.linalg helpers' rules ─────────────────────────────────────────────────────────────────────
 
 
-def as_column_of(v, b):
-    """``v`` as a stack of columns if ``b`` (a right-hand side of np.linalg.solve) is a vector, else ``v``."""
-    return np.expand_dims(v, -1) if np.ndim(b) == 1 else v
+def _vector_solution(x, a) -> bool:
+    """Whether ``x = np.linalg.solve(a, b)`` solved for vectors (b of shape (M,), or (..., M) before NumPy 2)."""
+    return np.ndim(x) < np.ndim(a)
 
 
-def from_column_of(v, b):
-    """The inverse of :func:`as_column_of`: the column's one axis dropped if ``b`` is a vector."""
-    return np.squeeze(v, -1) if np.ndim(b) == 1 else v
+def as_column_of(v, x, a):
+    """``v`` with a last axis of length 1 if ``x = np.linalg.solve(a, b)`` is a (stack of) vector(s), else ``v``."""
+    return np.expand_dims(v, -1) if _vector_solution(x, a) else v
+
+
+def from_column_of(v, x, a):
+    """The inverse of :func:`as_column_of`: the last axis of length 1 dropped if ``x`` is a (stack of) vector(s)."""
+    return np.squeeze(v, -1) if _vector_solution(x, a) else v
 
 
 @vjp(as_column_of, shape=by_example(as_column_of))
-def _(g, ans, v, b):
-    return from_column_of(g, b), None
+def _(g, ans, v, x, a):
+    return from_column_of(g, x, a), None, None
 
 
 @jvp(as_column_of)
-def _(g, ans, v, b):
-    return as_column_of(g, b), None
+def _(g, ans, v, x, a):
+    return as_column_of(g, x, a), None, None
 
 
 @vjp(from_column_of, shape=by_example(from_column_of))
-def _(g, ans, v, b):
-    return as_column_of(g, b), None
+def _(g, ans, v, x, a):
+    return as_column_of(g, x, a), None, None
 
 
 @jvp(from_column_of)
-def _(g, ans, v, b):
-    return from_column_of(g, b), None
+def _(g, ans, v, x, a):
+    return from_column_of(g, x, a), None, None
 
 
 # linear in their first operand; differentiating them in the matrix (second order) is not supported yet: None
@@ -774,19 +779,19 @@ def _(g, ans, x, n, ord=None, axis=None, keepdims=False):
 
 
 @fold(as_column_of)
-def _(b, v, like, **kw):
-    nd = _ndims(b, like)
+def _(b, v, x, a, **kw):
+    nd = _ndims(b, x, a)
     if nd is None:
         return None
-    return b.call(np.expand_dims, v, Const(-1)) if nd == (1,) else v
+    return b.call(np.expand_dims, v, Const(-1)) if nd[0] < nd[1] else v
 
 
 @fold(from_column_of)
-def _(b, v, like, **kw):
-    nd = _ndims(b, like)
+def _(b, v, x, a, **kw):
+    nd = _ndims(b, x, a)
     if nd is None:
         return None
-    return b.call(np.squeeze, v, Const(-1)) if nd == (1,) else v
+    return b.call(np.squeeze, v, Const(-1)) if nd[0] < nd[1] else v
 
 
 @fold(norm_derivative)

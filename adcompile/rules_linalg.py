@@ -203,7 +203,23 @@ def _dot_operands(avals, kwargs, loc):
         )
 
 
-@vjp(operator.matmul, np.matmul, shape=by_example(np.matmul, check=_matmul_operands))
+def _matmul_shape(avals, kwargs, loc=None, check=_matmul_operands):
+    """``a @ b``, computed from the shapes (running it on stand-ins would cost a product of the real size)."""
+    check(avals, kwargs, loc)
+    a, b = avals[0].shape, avals[1].shape
+    kind = A.join_kind([avals[0].kind, avals[1].kind])
+    if not (isinstance(a, tuple) and isinstance(b, tuple)):
+        return A.Aval(None, kind, None)
+    ka = a[-1]
+    kb = b[0] if len(b) == 1 else b[-2]
+    if ka != kb:
+        raise AdCompileError(f"operands with shapes {a} and {b} cannot be multiplied as matrices", loc)
+    batch = A.broadcast_shape([a[:-2], b[:-2]], loc)
+    shape = batch + a[-2:-1] + (b[-1:] if len(b) > 1 else ())
+    return A.Aval(shape, kind, A.result_array(shape))
+
+
+@vjp(operator.matmul, np.matmul, shape=_matmul_shape)
 def _(g, ans, a, b):
     return matmul_left(g, b, a), matmul_right(g, a, b)
 
@@ -214,7 +230,7 @@ def _(g, ans, a, b):
 
 
 # for operands of at most two dimensions np.dot is matmul
-@vjp(np.dot, shape=by_example(np.dot, check=_dot_operands))
+@vjp(np.dot, shape=lambda avals, kwargs, loc=None: _matmul_shape(avals, kwargs, loc, check=_dot_operands))
 def _(g, ans, a, b):
     return matmul_left(g, vector_or_matrix(b), a), matmul_right(g, a, vector_or_matrix(b))
 

@@ -382,3 +382,23 @@ def test_gradient_that_is_a_forward_view_of_an_argument_is_a_copy():
     got = grad(transposed_argument_as_gradient)(x, y)
     np.testing.assert_allclose(got, y.T)
     assert not np.shares_memory(got, y)
+
+
+MATMUL_SHAPES = [(3,), (2, 3), (3, 4), (4,), (2, 3, 4), (5, 4, 3), (1, 3, 4), (2, 4, 5), (5, 1, 4, 2)]
+
+
+def test_matmul_shape_rule_agrees_with_numpy():
+    """The one shape rule written out rather than run on stand-ins: it must say what np.matmul does, or refuse."""
+    from adcompile.avals import of_value
+    from adcompile.rules_linalg import _matmul_shape
+
+    for sa, sb in [(a, b) for a in MATMUL_SHAPES for b in MATMUL_SHAPES]:
+        a, b = np.ones(sa), np.ones(sb)
+        try:
+            expected = np.matmul(a, b)
+        except ValueError:
+            with pytest.raises(AdCompileError):
+                _matmul_shape([of_value(a), of_value(b)], {})
+            continue
+        got = _matmul_shape([of_value(a), of_value(b)], {})
+        assert (got.shape, got.array) == (np.shape(expected), isinstance(expected, np.ndarray)), (sa, sb)

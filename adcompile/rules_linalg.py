@@ -607,7 +607,24 @@ def _norm_shape(avals, kwargs, loc=None):
     return by_example(np.linalg.norm)(avals, kwargs, loc)
 
 
-@vjp(np.linalg.inv, shape=by_example(np.linalg.inv, check=_square))
+def _matrix_shape(result):
+    """A shape rule for square-matrix functions: ``result(shape)`` from the operand's shape, floating point.
+
+    Written out, because running an O(n³) factorisation on a stand-in would cost as much as the real one.
+    """
+
+    def rule(avals, kwargs, loc=None):
+        _square(avals, kwargs, loc)
+        shape = avals[0].shape
+        if not isinstance(shape, tuple):
+            return A.Aval(None, "f", None)
+        out = result(shape)
+        return A.Aval(out, "f", A.result_array(out))
+
+    return rule
+
+
+@vjp(np.linalg.inv, shape=_matrix_shape(lambda s: s))
 def _(g, ans, a):
     return -(np.swapaxes(ans, -1, -2) @ g @ np.swapaxes(ans, -1, -2))
 
@@ -632,7 +649,7 @@ def _(g, ans, a, b):
     return -from_column_of(np.linalg.solve(a, g @ as_column_of(ans, ans, a)), ans, a), np.linalg.solve(a, g)
 
 
-@vjp(np.linalg.det, shape=by_example(np.linalg.det, check=_square))
+@vjp(np.linalg.det, shape=_matrix_shape(lambda s: s[:-2]))
 def _(g, ans, a):
     return np.expand_dims(g * ans, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2)
 
@@ -643,7 +660,7 @@ def _(g, ans, a):
 
 
 # a = L Lᵀ: S = L⁻ᵀ Φ(Lᵀ g) L⁻¹ with Φ the lower triangle, its diagonal halved; the adjoint is (S + Sᵀ) / 2
-@vjp(np.linalg.cholesky, shape=by_example(np.linalg.cholesky, check=_square))
+@vjp(np.linalg.cholesky, shape=_matrix_shape(lambda s: s))
 def _(g, ans, a):
     lt = np.swapaxes(ans, -1, -2)
     p = lt @ g
@@ -696,7 +713,7 @@ def _(g, ans, x, ord=None, axis=None, keepdims=False):
 
 
 # a = V diag(w) Vᵀ: dw = diag(Vᵀ da V), so the adjoint is V diag(g) Vᵀ
-@vjp(np.linalg.eigvalsh, shape=by_example(np.linalg.eigvalsh, check=_square))
+@vjp(np.linalg.eigvalsh, shape=_matrix_shape(lambda s: s[:-1]))
 def _(g, ans, a, UPLO="L"):
     v = eigvecsh(a, UPLO)
     return (v * np.expand_dims(g, -2)) @ np.swapaxes(v, -1, -2)
@@ -709,7 +726,7 @@ def _(g, ans, a, UPLO="L"):
 
 
 # dV = V (F ∘ (Vᵀ da V)) with F[i, j] = 1 / (w[j] - w[i]) off the diagonal (distinct eigenvalues)
-@vjp(eigvecsh, shape=by_example(eigvecsh, check=_square))
+@vjp(eigvecsh, shape=_matrix_shape(lambda s: s))
 def _(g, ans, a, UPLO="L"):
     w = np.linalg.eigvalsh(a, UPLO)
     f = safe_divide(1.0, np.expand_dims(w, -2) - np.expand_dims(w, -1))

@@ -172,7 +172,7 @@ def diagonal_adjoint(v, x, offset=0, axis1=0, axis2=1):
 def diag_adjoint(v, x, k=0):
     """The adjoint of ``np.diag(x, k)``: the k-th diagonal of ``v`` for a vector ``x``, else ``v`` placed on it."""
     if np.ndim(x) == 1:
-        return np.diag(v, k)
+        return np.diag(v, k).copy()  # np.diag of a matrix is a read-only view
     return diagonal_adjoint(v, x, k)
 
 

@@ -418,3 +418,31 @@ def test_matmul_shape_rule_agrees_with_numpy():
             continue
         got = _matmul_shape([of_value(a), of_value(b)], {})
         assert (got.shape, got.array) == (np.shape(expected), isinstance(expected, np.ndarray)), (sa, sb)
+
+
+RULE_CASES = [case for case in CASES if case.prim.vjp.__module__ in OURS]
+
+
+@pytest.mark.parametrize("kind", ["vjp", "jvp"])
+def test_every_rule_lowers_to_registered_primitives_with_rules(kind):
+    """A rule's expression is lowered again by the compiler (and will be differentiated again): each call in it
+    must be a primitive that has rules or is declared non-differentiable. jvp rules are not used by any transform
+    yet, so only this test lowers them."""
+    from adcompile.builder import Builder
+    from adcompile.ir import Assign, Const, Var
+    from adcompile.lower import lower_rule
+    from adcompile.primitives import lookup
+
+    for case in RULE_CASES:
+        t = case.prim.template(kind)
+        operands = [Var(p) for p in t.params[:2]] + [
+            Var(p) if isinstance(a, (np.ndarray, float)) else Const(a) for p, a in zip(t.params[2:], case.args)
+        ]
+        bindings = dict(zip(t.params, operands))
+        bindings.update({k: Const(v) for k, v in case.kwargs.items()})
+        for i in differentiable_args(case):
+            b = Builder()
+            lower_rule(b, case.prim, kind, i, bindings)
+            for st in b.body:
+                prim = lookup(st.prim.fn) if isinstance(st, Assign) else None
+                assert prim is not None and (prim.vjp is not None or not prim.differentiable), (str(case), st.prim.name)

@@ -307,7 +307,7 @@ def _(g, ans, x, offset=0, axis1=0, axis2=1):
 def _three_vectors(avals, kwargs, loc):
     axis = kwargs.get("axis")
     for a in avals:
-        if isinstance(a.shape, tuple) and a.shape[-1 if axis is None else axis] != 3:
+        if isinstance(a.shape, tuple) and (not a.shape or a.shape[-1 if axis is None else axis] != 3):
             raise AdCompileError("np.cross() is differentiable for 3-vectors only", loc)
 
 

@@ -326,6 +326,14 @@ def einsum_of_three(x):
     return np.einsum("i,i,i", x, x, x)
 
 
+def cross_of_2_vectors(x):
+    return np.sum(np.cross(x, x + 1.0))
+
+
+def cross_with_scalar(x):
+    return np.sum(np.cross(x, 2.0))
+
+
 def spectral_norm(x):
     return np.linalg.norm(x, ord=2)
 
@@ -341,6 +349,8 @@ def roll_two_axes(x):
         (spectral_norm, X.M23, "ord=2"),
         (roll_two_axes, X.M23, "integer shift"),
         (einsum_of_three, X.V3, "at most 3 positional arguments"),
+        (cross_of_2_vectors, X.M32, "3-vectors"),
+        (cross_with_scalar, X.V3, "3-vectors"),
     ],
 )
 def test_unsupported_forms_are_refused_at_compile_time(f, x, message):

@@ -1,4 +1,4 @@
-"""Derivative rules for contractions (dot, matmul and ``@``, tensordot, kron, ...) and ``np.linalg``.
+"""Derivative rules for contractions (dot, matmul and ``@``, tensordot, kron, einsum, ...) and ``np.linalg``.
 
 A contraction is bilinear: its jvp rule contracts the tangent with the other operand, and its vjp rule contracts
 the adjoint with the other operand in the transposed way. That transposed contraction depends on the operands'
@@ -16,6 +16,10 @@ The ``np.linalg`` rules are the classical matrix-calculus identities, written wi
 * ``np.linalg.norm`` at zero has the derivative zero (the smallest subgradient); for ``ord=inf`` the adjoint of a
   maximum shared by several elements is split equally between them.
 * ``np.linalg.pinv`` assumes the matrix has full rank (the rank does not change nearby).
+
+The helpers for ``np.linalg.matrix_power`` and ``np.linalg.norm`` have rules in their first operand only: their
+derivative in the matrix (a second derivative of the primitive) is not written yet, and differentiating through it
+raises ``NonDifferentiableError`` rather than treating it as constant.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from test_rules import ATOL, CASES, RTOL, differentiable_args, random_like
 
 import adcompile
 import adcompile.api
+import adcompile.rules_linalg as L
 from adcompile import AdCompileError, derivative_source, grad
 
 OURS = ("adcompile.rules_shape", "adcompile.rules_linalg")
@@ -456,3 +457,17 @@ def test_every_rule_lowers_to_registered_primitives_with_rules(kind):
             for st in b.body:
                 prim = lookup(st.prim.fn) if isinstance(st, Assign) else None
                 assert prim is not None and (prim.vjp is not None or not prim.differentiable), (str(case), st.prim.name)
+
+
+def power_adjoint_in_the_matrix(a):
+    return np.sum(L.matrix_power_adjoint(X.M33, a, n=2))
+
+
+def norm_derivative_in_x(x):
+    return np.sum(L.norm_derivative(x, 2.0))
+
+
+@pytest.mark.parametrize("f, x", [(power_adjoint_in_the_matrix, X.D3), (norm_derivative_in_x, X.V3)])
+def test_helpers_without_second_derivatives_refuse_to_be_differentiated(f, x):
+    with pytest.raises(adcompile.NonDifferentiableError, match="not differentiable with respect to its argument"):
+        grad(f)(x)

@@ -892,7 +892,7 @@ class Lowerer:
             raise UnsupportedSyntaxError(
                 f"the operator '{_op_text(node)}' is not supported yet",
                 self.loc(node),
-                hint="supported operators: + - * / **",
+                hint="supported operators: + - * / ** @ // %",
             )
         left = self.expr(node.left)
         right = self.expr(node.right)

@@ -44,6 +44,7 @@ BINOPS = {
     ast.Pow: (operator.pow, "**", "**"),
     ast.FloorDiv: (operator.floordiv, "//", "//"),
     ast.Mod: (operator.mod, "mod", "%"),
+    ast.MatMult: (operator.matmul, "@", "@"),
 }
 UNARYOPS = {
     ast.USub: (operator.neg, "−", "-"),
@@ -140,6 +141,7 @@ _REGISTRY: dict[int, Primitive] = {}
 # and math function). Anything else may share memory with its first argument (x[1:], x.T, np.reshape(x, ...)):
 # the lowering and the in-place pass then treat the two as one array.
 NEW_OBJECTS: set = set()
+READ_ONLY_VIEWS: set = set()  # ids of callables whose result may be a read-only view (broadcasts, diagonals)
 
 
 def returns_new(prim: Primitive) -> bool:

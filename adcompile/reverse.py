@@ -35,12 +35,8 @@ from .ir import (
     walk,
 )
 from .lower import lower_rule
-from .primitives import primitive, returns_new
-from .runtime import broadcast_like, expand_to, index_add, owned, scalar_seed, unbroadcast, zeros_like
-
-# Primitives whose result may be their first argument itself, or a view of it.
-_PASS_THROUGH = {unbroadcast, expand_to, broadcast_like, operator.pos}
-_VIEWS = {expand_to, broadcast_like}
+from .primitives import READ_ONLY_VIEWS, primitive, returns_new
+from .runtime import index_add, owned, scalar_seed, zeros_like
 
 
 def infer_avals(fn: Function, param_avals) -> dict:
@@ -165,7 +161,7 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     _sweep(b, fn.body, adj, active)
     b.loc = fn.ret.loc
     grads = [adj[p] if p in adj else _zero(b, p) for p in wrt]
-    grads = _owned(b, grads, set(fn.params + fn.kwonly))
+    grads = _owned(b, grads, set(fn.params + fn.kwonly), fn.body)
     result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
     ret = Return((y, result) if with_value else result, fn.ret.loc)
     body = _dead_code_eliminated(
@@ -502,10 +498,10 @@ def _zero(b: Builder, p: Var):
     return b.call(zeros_like, p, hint=adjoint_hint(p))
 
 
-def _owned(b: Builder, grads, params) -> list:
-    """Copy returned gradients that could alias an input, a global, a broadcast view or another gradient."""
+def _owned(b: Builder, grads, params, forward) -> list:
+    """Copy returned gradients that could alias an input, a global, a read-only view or another gradient."""
     producers = {}
-    for st in walk(b.body):
+    for st in walk([*forward, *b.body]):
         if isinstance(st, If):
             producers.update((v, (x, y)) for v, x, y in st.joins)
         elif isinstance(st, For):
@@ -533,15 +529,15 @@ def _roots(v, producers, seen=None) -> set:
     st = producers.get(v)
     if isinstance(st, tuple):  # a join or a loop-carried value: either value
         return {v} | _roots(st[0], producers, seen) | _roots(st[1], producers, seen)
-    if st is not None and st.prim.fn in _PASS_THROUGH:
-        inner = _roots(st.args[0], producers, seen)
-        return {v} | inner if st.prim.fn in _VIEWS else inner
+    if st is not None and st.args and isinstance(st.args[0], Var) and not returns_new(st.prim):
+        return {v} | _roots(st.args[0], producers, seen)  # it may be its first operand, or a view of it
     return {v}
 
 
 def _is_view(v, producers) -> bool:
+    """Whether ``v`` may be a read-only view (a broadcast, a diagonal): a gradient must be writable."""
     st = producers.get(v)
-    return isinstance(st, Assign) and st.prim.fn in _VIEWS
+    return isinstance(st, Assign) and id(st.prim.fn) in READ_ONLY_VIEWS
 
 
 def _dead_code_eliminated(body: list, live: set) -> list:

@@ -18,7 +18,7 @@ import operator
 import numpy as np
 
 from . import avals as A
-from .primitives import NEW_OBJECTS, derivative, jvp, lookup, primitive, vjp
+from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
 from .runtime import (
     broadcast_like,
     expand_to,
@@ -912,3 +912,4 @@ NEW_OBJECTS.update(id(getattr(np, _name)) for _name in (*_NEW.split(), "size", "
 _NEW_HERE = (owned, setitem, index_add, written_part, zeros_like, scalar_seed, reverse_cumsum, len, float, abs, round)
 _NEW_HERE += (int, pow)
 NEW_OBJECTS.update(id(_fn) for _fn in _NEW_HERE)
+READ_ONLY_VIEWS.update(id(_fn) for _fn in (expand_to, broadcast_like))

@@ -1,0 +1,88 @@
+"""Inputs for the rules of shape, contraction and linear-algebra primitives (used by SAMPLES in test_rules.py).
+
+Matrices are kept away from singularity: square ones are diagonally dominant, symmetric ones positive definite with
+well-separated eigenvalues, rectangular ones of full rank.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adcompile.primitives import lookup
+
+
+def draw(*shape, seed, lo=-2.0, hi=2.0):
+    return np.random.default_rng([seed, *shape]).uniform(lo, hi, shape)
+
+
+def dominant(*shape, seed):
+    """Square matrices (or a stack of them) with a dominant diagonal: invertible, well conditioned."""
+    n = shape[-1]
+    return draw(*shape, seed=seed, lo=-0.5, hi=0.5) + np.eye(n) * (n + 1.0)
+
+
+def spd(*shape, seed):
+    """Symmetric positive definite matrices with distinct eigenvalues."""
+    n = shape[-1]
+    m = draw(*shape, seed=seed, lo=-0.5, hi=0.5)
+    return m @ np.swapaxes(m, -1, -2) + np.diag(np.arange(1.0, n + 1.0) * 1.5)
+
+
+V2, V3, V4, V5, V6 = (draw(n, seed=n) for n in (2, 3, 4, 5, 6))
+W3 = draw(3, seed=33)
+M21, M23, M24, M26, M31, M32, M33, M34, M43, M45 = (
+    draw(*s, seed=10 * s[0] + s[1])
+    for s in ((2, 1), (2, 3), (2, 4), (2, 6), (3, 1), (3, 2), (3, 3), (3, 4), (4, 3), (4, 5))
+)
+M11, M13 = draw(1, 1, seed=11), draw(1, 3, seed=13)
+T214, T224, T226, T234, T345 = (draw(*s, seed=sum(s)) for s in ((2, 1, 4), (2, 2, 4), (2, 2, 6), (2, 3, 4), (3, 4, 5)))
+D3, D233 = dominant(3, 3, seed=1), dominant(2, 3, 3, seed=2)
+S3, S233 = spd(3, 3, seed=3), spd(2, 3, 3, seed=4)
+IDX = np.array([0, 2, 2, 4])  # a repeated index: its adjoint contributions must add up
+IDX2 = np.array([[0, 1], [2, 2]])
+ALONG = np.array([[0, 0, 1], [2, 1, 1], [3, 3, 3]])  # for a (3, 4) array along axis 1
+
+
+def symmetrised(fn):
+    """``fn`` of the symmetric part of its argument: the function whose derivative a symmetric adjoint is."""
+
+    def of_symmetric_part(a):
+        return fn((a + np.swapaxes(a, -1, -2)) / 2)
+
+    of_symmetric_part.__name__ = f"{fn.__name__}_of_symmetric_part"
+    return of_symmetric_part
+
+
+class SymmetricCase:
+    """A call of a primitive that reads one triangle of a symmetric matrix, checked along symmetric perturbations.
+
+    ``fn`` is the primitive applied to the symmetric part of its argument (the same value at these inputs), so
+    finite differences see the function that the symmetric adjoint is the gradient of; ``prim`` is the primitive.
+    """
+
+    def __init__(self, primitive_fn, args, kwargs):
+        self.primitive_fn = primitive_fn
+        self.fn = symmetrised(primitive_fn)
+        self.args, self.kwargs = args, kwargs
+
+    def __str__(self) -> str:
+        shapes = ",".join("x".join(map(str, np.shape(a))) for a in self.args)
+        return f"{self.primitive_fn.__name__}(sym {shapes})"
+
+    @property
+    def prim(self):
+        return lookup(self.primitive_fn)
+
+    def value(self):
+        return self.fn(*self.args, **self.kwargs)
+
+
+class Symmetric:
+    """Explicit calls of a primitive of a symmetric matrix (see :class:`SymmetricCase`)."""
+
+    def __init__(self, *calls):
+        self.calls = calls
+
+    def cases(self, fn):
+        for args, kwargs in self.calls:
+            yield SymmetricCase(fn, args, kwargs)

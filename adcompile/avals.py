@@ -225,6 +225,14 @@ def like_first(avals, kwargs, loc=None) -> Aval:
     return avals[0]
 
 
+def eye(avals, kwargs, loc=None) -> Aval:
+    """``np.eye(n)``, ``np.eye(n, m)``, ``np.identity(n)``: known when the sizes are literals."""
+    sizes = [a.literal for a in avals[:2]]
+    if sizes and all(isinstance(n, int) for n in sizes):
+        return Aval((sizes[0], sizes[-1]), "f" if kwargs.get("dtype") is None else None, True)
+    return Aval(None, None, True)
+
+
 def constructor(avals, kwargs, loc=None) -> Aval:
     """``np.zeros(shape, dtype)`` and the like: the shape if it is a literal, floats unless a dtype is given."""
     value = avals[0].literal if avals else None

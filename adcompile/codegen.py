@@ -102,7 +102,13 @@ def generate(fn: Function) -> tuple[str, dict]:
     for st in walk(fn.body):
         if isinstance(st, Assign) and st.prim in IN_PLACE:
             ns.bind("np", np)
-        elif isinstance(st, Assign) and st.prim not in callee and st.prim.op_node is None and st.prim.fn is not getitem:
+        elif (
+            isinstance(st, Assign)
+            and st.prim not in callee
+            and st.prim.op_node is None
+            and st.prim.fn is not getitem
+            and st.prim.item is None
+        ):
             callee[st.prim] = _callee_ast(st.prim, ns)
     glob_names = {}
     for kind, st in [*events, ("return", fn.ret)]:
@@ -285,6 +291,8 @@ def _in_place(st: Assign, operand) -> str:
 def _expression(st: Assign, operand, callee) -> ast.expr:
     if st.prim.fn is operator.getitem:
         return ast.Subscript(operand(st.args[0]), _subscript(st.args[1], operand))
+    if st.prim.item is not None:  # one output of a function returning several
+        return ast.Subscript(operand(st.args[-1]), ast.Constant(st.prim.item))
     args = [operand(a) for a in st.args]
     node = st.prim.op_node
     if node in BINOPS:

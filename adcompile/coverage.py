@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import avals as A
 from . import runtime
-from .primitives import _REGISTRY, BINOPS, COMPARES, UNARYOPS, Primitive
+from .primitives import _REGISTRY, BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "coverage.md"
 
@@ -44,7 +44,22 @@ class Row:
         return self.name.startswith("np.")
 
 
+def _outputs() -> dict:
+    """Each output primitive of a function returning several arrays -> ``np.linalg.eigh (eigenvalues)``."""
+    from .rules_multi import MULTIPLE
+
+    out = {}
+    for fn, (outputs, fields) in MULTIPLE.items():
+        base = lookup(fn).path()
+        for k, o in enumerate(outputs):
+            out[o] = f"{base} ({fields[k] if fields else f'output {k}'})"
+    return out
+
+
 def _name(prim: Primitive) -> str:
+    outputs = _outputs()
+    if prim.fn in outputs:
+        return outputs[prim.fn]
     node = prim.op_node
     if node is not None:
         sym = {**BINOPS, **UNARYOPS, **COMPARES}[node][2]
@@ -80,10 +95,14 @@ def _family(prim: Primitive, name: str) -> str:
 
 def rows() -> list[Row]:
     """One row per primitive with a rule or marked non-differentiable, by family and then by name."""
+    from .rules_multi import MULTIPLE
+
     out = []
     for prim in _REGISTRY.values():
         if prim.vjp is None and prim.jvp is None and prim.differentiable:
             continue  # registered in passing (a callable looked up by the builder), with nothing to say about it
+        if prim.fn in MULTIPLE:
+            continue  # a function returning several arrays: its outputs are listed, each with its own rules
         name = _name(prim)
         family = _family(prim, name)
         out.append(Row(name, family, prim.vjp is not None, prim.jvp is not None, prim.differentiable))
@@ -98,8 +117,9 @@ def render() -> str:
     """The text of docs/coverage.md."""
     table = rows()
     differentiable = [r for r in table if r.differentiable]
-    reverse = sum(r.reverse and r.numpy for r in differentiable)
-    forward = sum(r.forward and r.numpy for r in differentiable)
+    # a function returning several arrays counts once (np.linalg.eigh (eigenvalues), ... (eigenvectors))
+    reverse = len({r.name.split(" (")[0] for r in differentiable if r.reverse and r.numpy})
+    forward = len({r.name.split(" (")[0] for r in differentiable if r.forward and r.numpy})
     lines = [
         "# What adcompile differentiates",
         "",

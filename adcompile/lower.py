@@ -23,6 +23,7 @@ from .errors import AdCompileError, Location, NonDifferentiableError, Unsupporte
 from .frontend import Source, read_source
 from .ir import Break, Const, For, Function, Global, If, Index, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
+from .rules_multi import MULTIPLE
 from .runtime import setitem
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
@@ -76,6 +77,19 @@ class _Local:
     node: ast.FunctionDef | ast.Lambda
     name: str
     signature: inspect.Signature
+
+
+class _Outputs(tuple):
+    """The outputs of a function returning several arrays, with the field names of NumPy's named tuple."""
+
+    def __new__(cls, values, fields):
+        out = super().__new__(cls, values)
+        out.fields = fields
+        return out
+
+
+# keyword arguments that change how many outputs a function returns, or what they mean
+_CHANGES_OUTPUTS = {np.linalg.svd: ("compute_uv", "hermitian"), np.linalg.qr: ("mode",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -460,7 +474,7 @@ class Lowerer:
         if isinstance(st.value, ast.Lambda):  # a function bound to a name, to be called later
             value = self.local_function(st.value, hint or "<lambda>")
         else:
-            value = self.expr(st.value, hint)
+            value = self.expr(st.value, hint, allow_tuple=True)  # a name may hold several values: r = eigh(a)
         for target in st.targets:
             if isinstance(target, ast.Tuple):
                 raise UnsupportedSyntaxError(
@@ -797,7 +811,15 @@ class Lowerer:
         )
 
     def _subscript(self, node: ast.Subscript, hint):
-        base = self.expr(node.value)
+        base = self.expr(node.value, allow_tuple=True)
+        if isinstance(base, tuple):  # one of several values: the index must be known
+            index = self.expr(node.slice)  # a literal, or a global or closure number (its rebinding recompiles)
+            known = isinstance(index, (Const, Global)) and isinstance(index.value, int)
+            if not (known and -len(base) <= index.value < len(base)):
+                raise UnsupportedSyntaxError(
+                    f"a tuple of {len(base)} values can only be indexed by a literal number", self.loc(node.slice)
+                )
+            return base[index.value]
         return self.at(node).call(operator.getitem, base, self.index(node.slice), hint=hint)
 
     def index(self, node) -> Index:
@@ -845,7 +867,9 @@ class Lowerer:
         if isinstance(node.value, (ast.Name, ast.Attribute)):
             base = self.reference(node.value)
         else:
-            base = self.expr(node.value)
+            base = self.expr(node.value, allow_tuple=True)
+        if isinstance(base, _Outputs) and node.attr in base.fields:  # np.linalg.eigh(a).eigenvalues
+            return base[base.fields.index(node.attr)]
         if not isinstance(base, _Ref):
             return self.value_attribute(base, node, hint)
         try:
@@ -936,7 +960,24 @@ class Lowerer:
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         if prim is None:
             return self.inline(callee, args, kwargs, node, hint)
+        if callee.obj in MULTIPLE:
+            return self.several(callee, prim, args, kwargs, node)
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
+
+    def several(self, callee: _Ref, prim, args, kwargs, node):
+        """A function returning several arrays: one call, then one primitive per output (see rules_multi)."""
+        outputs, fields = MULTIPLE[callee.obj]
+        for key in kwargs:
+            if key in _CHANGES_OUTPUTS.get(callee.obj, ()):
+                raise UnsupportedSyntaxError(
+                    f"{callee.text}(..., {key}=...) is not supported: it changes what the function returns",
+                    self.loc(node),
+                    hint=f"call {callee.text} without {key}= and use the outputs you need",
+                )
+        result = self.at(node).call(prim, *args, **kwargs)
+        differentiable = args[: len(lookup(outputs[0]).template("vjp").outputs) - 1] if lookup(outputs[0]).vjp else args
+        values = tuple(self.at(node).call(out, *differentiable, result) for out in outputs)
+        return _Outputs(values, fields)
 
     def extremum(self, fn, node, hint):
         """``max(a, b, ...)`` / ``min(...)`` of several values: a chain of choices, Python's first best on ties."""

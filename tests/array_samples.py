@@ -86,3 +86,55 @@ class Symmetric:
     def cases(self, fn):
         for args, kwargs in self.calls:
             yield SymmetricCase(fn, args, kwargs)
+
+
+class OutputCase(SymmetricCase):
+    """A call of one output of a function returning several arrays (``eigh_values(a, np.linalg.eigh(a))``).
+
+    The primitive reads the output back from the result it is given, so ``fn`` recomputes it from the arguments
+    (the last argument, the result, is ignored): finite differences see how the output moves with them."""
+
+    def __init__(self, output_fn, whole, k, args, symmetric):
+        if len(args) == 1:
+
+            def output(a):
+                return whole(a)[k]
+
+        else:
+
+            def output(a, b):
+                return whole(a, b)[k]
+
+        self.primitive_fn = output_fn
+        self.fn = _last_ignored(symmetrised(output) if symmetric else output, len(args))
+        self.args, self.kwargs = (*args, whole(*args)), {}
+
+    def __str__(self) -> str:
+        shapes = ",".join("x".join(map(str, np.shape(a))) for a in self.args[:-1])
+        return f"{self.primitive_fn.__name__}({shapes})"
+
+
+def _last_ignored(fn, n: int):
+    """``fn`` of ``n`` arguments as a function of ``n + 1``, the last ignored (written out: adcompile reads it)."""
+    if n == 1:
+
+        def one(a, result):
+            return fn(a)
+
+        return one
+
+    def two(a, b, result):
+        return fn(a, b)
+
+    return two
+
+
+class Output:
+    """Calls of output ``k`` of ``whole`` (see :class:`OutputCase`); ``symmetric``: along symmetric perturbations."""
+
+    def __init__(self, whole, k, *calls, symmetric=False):
+        self.whole, self.k, self.calls, self.symmetric = whole, k, calls, symmetric
+
+    def cases(self, fn):
+        for args, _ in self.calls:
+            yield OutputCase(fn, self.whole, self.k, args, self.symmetric)

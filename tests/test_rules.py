@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 import array_samples as X
 import numpy as np
 import pytest
-from array_samples import Symmetric
+from array_samples import Output, Symmetric
 from fd import numeric_grad
 
 import adcompile
 import adcompile.api
 import adcompile.rules_linalg as L
+import adcompile.rules_multi as M
 import adcompile.rules_shape as S
 from adcompile.primitives import _REGISTRY, lookup
 from adcompile.runtime import (
@@ -475,6 +476,12 @@ SAMPLES = {
     L.kron_right: Given(call(X.M43, X.M23, X.M21), call(X.V6, X.V3, X.V2)),
     L.safe_divide: Given(call(X.V3, X.W3 + 3.0), call(X.M23, X.V3 - 3.0)),
     L.eigvecsh: Symmetric(call(X.S3)),
+    # functions returning several arrays: one primitive per output
+    M.slogdet_logabsdet: Output(np.linalg.slogdet, 1, call(X.D3), call(X.D233)),
+    M.eigh_values: Output(np.linalg.eigh, 0, call(X.S3), call(X.S233), symmetric=True),
+    M.eigh_vectors: Output(np.linalg.eigh, 1, call(X.S3), symmetric=True),
+    M.svd_values: Output(np.linalg.svd, 1, call(X.M23), call(X.M32), call(X.D233)),
+    M.lstsq_solution: Output(np.linalg.lstsq, 0, call(X.M32, X.V3), call(X.M43, X.M43[:, :2].copy())),
     L.as_column_of: Given(call(X.V3, X.V3, X.D3), call(X.M32, X.M32, X.D3), call(X.M23, X.M23, X.D233)),
     L.from_column_of: Given(call(X.M31, X.V3, X.D3), call(X.M32, X.M32, X.D3), call(X.T234, X.T234, X.D233)),
     L.matrix_power_tangent: Given(call(X.M33, X.D3, n=3), call(X.M33, X.D3, n=-2)),
@@ -710,7 +717,7 @@ BINARY = sorted(  # broadcasting primitives: contractions of x with itself are c
         case.fn
         for case in CASES
         if len(differentiable_args(case)) == 2
-        and all(isinstance(spec, (Elementwise, Scalars)) for spec in _specs(case.fn))
+        and all(isinstance(spec, (Elementwise, Scalars)) for spec in _specs(case.prim.fn))
     },
     key=_fn_label,
 )

@@ -211,6 +211,80 @@ def first_passage(x, threshold):
     return -s
 
 
+def multi_head_attention(Wq, Wk, Wv, X):
+    """Two heads of width 2, each head's output written into its columns of a preallocated array."""
+    out = np.zeros_like(X)
+    for head in range(2):
+        q = X @ Wq[head]
+        k = X @ Wk[head]
+        v = X @ Wv[head]
+        a = softmax_rows(q @ k.T / np.sqrt(2.0))
+        out[:, 2 * head : 2 * head + 2] = a @ v
+    return np.sum(out**2)
+
+
+def forward_substitution(L, b):
+    """Solve L y = b for lower-triangular L, row by row."""
+    y = np.zeros(b.shape[0])
+    for i in range(b.shape[0]):
+        y[i] = (b[i] - L[i, :i] @ y[:i]) / L[i, i]
+    return y
+
+
+def gaussian_nll_by_hand(mu, A, x):
+    """The Gaussian NLL with the triangular solve written out: 0.5 |C⁻¹(x - mu)|² + log det C."""
+    S = A @ A.T + np.eye(3)
+    C = np.linalg.cholesky(S)
+    z = forward_substitution(C, x - mu)
+    return 0.5 * z @ z + np.sum(np.log(np.diag(C)))
+
+
+def cubic_root(a, c):
+    """Newton's method for x³ + a x = c until the residual is tiny: a while True loop left by break."""
+    x = 1.0
+    while True:
+        fx = x**3 + a * x - c
+        if abs(fx) < 1e-13:
+            break
+        x = x - fx / (3 * x**2 + a)
+    return x
+
+
+def loan_interest(rate, principal, payment):
+    """Total interest on a loan paid monthly until it is repaid or 30 years pass."""
+    balance = principal
+    months = 0
+    paid = 0.0
+    while balance > 0.0 and months < 360:
+        interest = balance * rate / 12.0
+        paid = paid + interest
+        balance = balance + interest - payment
+        months = months + 1
+    return paid
+
+
+def heat_equation(u0, kappa):
+    """Explicit finite differences for u_t = u_xx with fixed ends, the Laplacian written into a slice."""
+    u = u0.copy()
+    for step in range(20):
+        lap = np.zeros_like(u)
+        lap[1:-1] = u[2:] - 2 * u[1:-1] + u[:-2]
+        u = u + kappa * lap
+    return np.sum(u**2)
+
+
+def budgeted_sum(x, budget):
+    """Add squares while they fit the budget (break); double the total if everything fit (for-else)."""
+    total = 0.0
+    for v in x:
+        if total + v * v > budget:
+            break
+        total = total + v * v
+    else:
+        total = total * 2.0
+    return total * np.sum(x)
+
+
 # ── the cases ────────────────────────────────────────────────────────────────────────────────────────
 
 N, D, H, K = 12, 3, 5, 4
@@ -239,22 +313,38 @@ CASES = [
     case(
         "mlp softmax cross-entropy",
         mlp_loss,
-        (RNG.normal(size=(D, H)) * 0.5, RNG.normal(size=H) * 0.1, RNG.normal(size=(H, K)) * 0.5,
-         RNG.normal(size=K) * 0.1, X_DATA, Y_ONEHOT),
+        (
+            RNG.normal(size=(D, H)) * 0.5,
+            RNG.normal(size=H) * 0.1,
+            RNG.normal(size=(H, K)) * 0.5,
+            RNG.normal(size=K) * 0.1,
+            X_DATA,
+            Y_ONEHOT,
+        ),
         (0, 1, 2, 3),
     ),
     case(
         "rnn loop over rows",
         rnn_loss,
-        (RNG.normal(size=(N_HID, N_IN)) * 0.5, RNG.normal(size=(N_HID, N_HID)) * 0.5, RNG.normal(size=N_HID) * 0.1,
-         XS, TARGET),
+        (
+            RNG.normal(size=(N_HID, N_IN)) * 0.5,
+            RNG.normal(size=(N_HID, N_HID)) * 0.5,
+            RNG.normal(size=N_HID) * 0.1,
+            XS,
+            TARGET,
+        ),
         (0, 1, 2, 3),
     ),
     case(
         "rnn hidden states stored in H[t]",
         rnn_loss_stored,
-        (RNG.normal(size=(N_HID, N_IN)) * 0.5, RNG.normal(size=(N_HID, N_HID)) * 0.5, RNG.normal(size=N_HID) * 0.1,
-         XS, TARGET),
+        (
+            RNG.normal(size=(N_HID, N_IN)) * 0.5,
+            RNG.normal(size=(N_HID, N_HID)) * 0.5,
+            RNG.normal(size=N_HID) * 0.1,
+            XS,
+            TARGET,
+        ),
         (0, 1, 2, 3),
         autograd=False,
     ),
@@ -267,8 +357,13 @@ CASES = [
     case(
         "layer norm then affine",
         layer_norm,
-        (RNG.normal(size=(3, 5)), 1.0 + 0.1 * RNG.normal(size=5), 0.1 * RNG.normal(size=5), RNG.normal(size=(5, 2)),
-         RNG.normal(size=2)),
+        (
+            RNG.normal(size=(3, 5)),
+            1.0 + 0.1 * RNG.normal(size=5),
+            0.1 * RNG.normal(size=5),
+            RNG.normal(size=(5, 2)),
+            RNG.normal(size=2),
+        ),
         (0, 1, 2, 3, 4),
     ),
     case(
@@ -295,8 +390,13 @@ CASES = [
     case(
         "tridiagonal solve (Thomas)",
         thomas_loss,
-        (4.0 + RNG.uniform(size=THOMAS_N), RNG.normal(size=THOMAS_N), RNG.uniform(-1, 1, THOMAS_N),
-         RNG.uniform(-1, 1, THOMAS_N), RNG.uniform(0.5, 1.5, THOMAS_N)),
+        (
+            4.0 + RNG.uniform(size=THOMAS_N),
+            RNG.normal(size=THOMAS_N),
+            RNG.uniform(-1, 1, THOMAS_N),
+            RNG.uniform(-1, 1, THOMAS_N),
+            RNG.uniform(0.5, 1.5, THOMAS_N),
+        ),
         (0, 1, 2, 3),
         autograd=False,
     ),
@@ -319,6 +419,25 @@ CASES = [
         (np.array([0.3, -0.6, 0.9, 0.8, 1.1]), 10.0),
         (0, 1),
     ),
+    case(
+        "multi-head attention into column slices",
+        multi_head_attention,
+        (RNG.normal(size=(2, 4, 2)), RNG.normal(size=(2, 4, 2)), RNG.normal(size=(2, 4, 2)), TOKENS),
+        (0, 1, 2, 3),
+        autograd=False,
+    ),
+    case(
+        "gaussian nll with forward substitution by hand",
+        gaussian_nll_by_hand,
+        (RNG.normal(size=3), RNG.normal(size=(3, 3)), RNG.normal(size=3)),
+        (0, 1, 2),
+        autograd=False,
+    ),
+    case("newton's method, while True and break", cubic_root, (2.0, 5.0), (0, 1)),
+    case("loan interest, while with and", loan_interest, (0.06, 10000.0, 300.0), (0, 1, 2)),
+    case("heat equation stencil", heat_equation, (RNG.normal(size=8), 0.2), (0, 1), autograd=False),
+    case("break and for-else, breaks", budgeted_sum, (np.array([0.5, 0.7, 0.9, 1.1]), 1.2), (0, 1)),
+    case("break and for-else, runs to the end", budgeted_sum, (np.array([0.5, 0.7, 0.9, 1.1]), 5.0), (0, 1)),
 ]
 
 

@@ -286,6 +286,27 @@ def budgeted_sum(x, budget):
     return total * np.sum(x)
 
 
+def gru_loss(Wz, Wr, Wh, xs):
+    """A GRU over the rows of xs; each weight matrix acts on [h, x], split by column slices (no np.concatenate)."""
+    n = Wz.shape[0]
+    h = np.zeros(n)
+    for x in xs:
+        z = sigmoid(Wz[:, :n] @ h + Wz[:, n:] @ x)
+        r = sigmoid(Wr[:, :n] @ h + Wr[:, n:] @ x)
+        candidate = np.tanh(Wh[:, :n] @ (r * h) + Wh[:, n:] @ x)
+        h = (1 - z) * h + z * candidate
+    return np.sum(h**2)
+
+
+def leaky_relu(z, slope=0.01):
+    return np.where(z > 0, z, slope * z)
+
+
+def leaky_layer(W, x):
+    h = leaky_relu(W @ x)
+    return h @ h + np.linalg.norm(h)
+
+
 # ── the cases ────────────────────────────────────────────────────────────────────────────────────────
 
 N, D, H, K = 12, 3, 5, 4
@@ -439,6 +460,13 @@ CASES = [
     case("heat equation stencil", heat_equation, (RNG.normal(size=8), 0.2), (0, 1), autograd=False),
     case("break and for-else, breaks", budgeted_sum, (np.array([0.5, 0.7, 0.9, 1.1]), 1.2), (0, 1)),
     case("break and for-else, runs to the end", budgeted_sum, (np.array([0.5, 0.7, 0.9, 1.1]), 5.0), (0, 1)),
+    case(
+        "gru over rows",
+        gru_loss,
+        (RNG.normal(size=(3, 5)), RNG.normal(size=(3, 5)), RNG.normal(size=(3, 5)), RNG.normal(size=(4, 2))),
+        (0, 1, 2, 3),
+    ),
+    case("leaky relu layer and a norm", leaky_layer, (RNG.normal(size=(4, 5)), RNG.normal(size=5)), (0, 1)),
 ]
 
 

@@ -623,3 +623,16 @@ def test_causal_attention_with_in_place_softmax(code, request):
     grads = grad(causal_attention, argnums=(0, 1, 2))(*args)
     for i, g in enumerate(grads):
         np.testing.assert_allclose(g, numeric_grad(causal_attention, args, i), rtol=1e-5, atol=1e-7)
+
+
+# ── cost ─────────────────────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="each iteration copies a whole array: forward, H = np.zeros_like(U) is merged with the adjoint buffer of "
+    "U (bU = H), so H[t] = h goes to a copy; reverse, gv = bH[t] is a view still read after bH[t] = 0.0",
+)
+def test_storing_hidden_states_in_a_loop_copies_no_array():
+    f, args, argnums, _ = next(c.values for c in CASES if c.id == "rnn hidden states stored in H[t]")
+    assert "np.copy" not in adcompile.derivative_source(f, argnums=argnums, args=args)

@@ -653,6 +653,28 @@ def test_scores_filled_by_a_loop_then_softmax(code):
         np.testing.assert_allclose(g, numeric_grad(linear_scores_softmax, args, i), rtol=1e-5, atol=1e-7)
 
 
+def bump_features(x):
+    """A helper that makes an array and fills it in a loop."""
+    out = np.zeros(3)
+    for i in range(3):
+        out[i] = np.exp(-((x - i) ** 2))
+    return out
+
+
+def feature_similarity(x, y):
+    """The helper called twice: both calls' arrays are named out in generated code, and the second overwrites the
+    first while the reverse sweep still needs it."""
+    return np.sum(bump_features(x) * bump_features(y))
+
+
+@pytest.mark.xfail(strict=True, reason=NAME_REUSED + "; here a helper filling an array is called twice")
+def test_a_helper_that_fills_an_array_called_twice(code):
+    args = (0.4, 1.3)
+    grads = grad(feature_similarity, argnums=(0, 1))(*args)
+    for i, g in enumerate(grads):
+        assert g == pytest.approx(numeric_grad(feature_similarity, args, i), rel=1e-6)
+
+
 # ── cost ─────────────────────────────────────────────────────────────────────────────────────────────
 
 

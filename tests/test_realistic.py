@@ -486,6 +486,65 @@ def test_value_and_grad_returns_the_value_and_the_same_gradient(f, args, argnums
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
+# ── what the functions above avoid: refused with an AdCompileError that points at the construct ────────
+
+
+def hidden_states_of_computed_shape(Wh, xs):
+    H = np.zeros((xs.shape[0], Wh.shape[0]))
+    h = np.zeros(Wh.shape[0])
+    for t in range(xs.shape[0]):
+        h = np.tanh(Wh @ h + xs[t])
+        H[t] = h
+    return np.sum(H**2)
+
+
+def losses_in_a_list(Wh, xs):
+    h = np.zeros(Wh.shape[0])
+    losses = []
+    for x in xs:
+        h = np.tanh(Wh @ h + x)
+        losses.append(np.sum(h**2))
+    return sum(losses)
+
+
+def gate_on_concatenation(Wh, xs):
+    h = np.zeros(Wh.shape[0])
+    for x in xs:
+        h = np.tanh(Wh @ np.concatenate([h, x]))
+    return np.sum(h**2)
+
+
+def nll_with_slogdet(Wh, xs):
+    sign, logdet = np.linalg.slogdet(Wh @ Wh.T + np.eye(3))
+    return logdet
+
+
+def leapfrog_from_arguments(Wh, xs):
+    q = Wh
+    p = xs
+    for _ in range(3):
+        p -= 0.1 * q[0]  # refused even when p is a float: write p = p - 0.1 * q[0]
+        q = q + 0.1 * p[0]
+    return np.sum(q * q) + np.sum(p * p)
+
+
+REFUSED = [
+    pytest.param(hidden_states_of_computed_shape, "tuples of computed values", id="np.zeros((T, n))"),
+    pytest.param(losses_in_a_list, "a list is not supported", id="list.append"),
+    pytest.param(gate_on_concatenation, "no derivative rule for np.concatenate", id="np.concatenate"),
+    pytest.param(nll_with_slogdet, "no derivative rule for np.linalg.slogdet", id="slogdet"),
+    pytest.param(leapfrog_from_arguments, "may modify an array that 'p' shares", id="p -= on a name of an argument"),
+]
+
+
+@pytest.mark.parametrize("f, message", REFUSED)
+def test_constructs_avoided_above_are_refused_clearly(f, message):
+    args = (0.5 * np.eye(3), np.ones((4, 3)))
+    with pytest.raises(adcompile.AdCompileError, match=message) as error:
+        grad(f, argnums=(0, 1))(*args)
+    assert error.value.loc is not None and error.value.loc.filename == __file__
+
+
 # ── autograd as a second opinion ─────────────────────────────────────────────────────────────────────
 
 
@@ -683,6 +742,25 @@ def test_a_helper_that_fills_an_array_called_twice(code):
     grads = grad(feature_similarity, argnums=(0, 1))(*args)
     for i, g in enumerate(grads):
         assert g == pytest.approx(numeric_grad(feature_similarity, args, i), rel=1e-6)
+
+
+def update_a_row_in_a_loop(W, x):
+    """p is a view of the argument's first row: in Python each p -= ... changes W, and the result reads W."""
+    p = W[0]
+    for _ in range(2):
+        p -= 0.1 * x
+    return np.sum(W**2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="p -= ... on a view of an argument is refused outside a loop but accepted inside one, as if it made a new "
+    "value: the gradient is 2 W, while Python's function (which changes W) has 2 W - 0.2 x in its first row",
+)
+def test_updating_a_view_of_an_argument_in_a_loop_is_refused(code):
+    W = np.array([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(adcompile.AdCompileError, match="would also change the array that 'p' is a view of"):
+        grad(update_a_row_in_a_loop)(W, np.array([0.5, -0.5]))
 
 
 # ── cost ─────────────────────────────────────────────────────────────────────────────────────────────

@@ -763,6 +763,38 @@ def test_updating_a_view_of_an_argument_in_a_loop_is_refused(code):
         grad(update_a_row_in_a_loop)(W, np.array([0.5, -0.5]))
 
 
+def fill_rows_through_a_view(x):
+    """Each row of A filled through a name for it: in Python the writes into row change A."""
+    A = np.zeros((2, 3))
+    for j in range(2):
+        row = A[j]
+        for i in range(3):
+            row[i] = x[i] * (j + 1)
+    return np.sum(A**2)
+
+
+def fill_a_row_through_a_view(x):
+    A = np.zeros((2, 3))
+    row = A[0]
+    for i in range(3):
+        row[i] = x[i]
+    return np.sum(A**2)
+
+
+VIEW_WRITE_IN_LOOP = (
+    "a write into a view (row = A[j]; row[i] = ...) is refused outside a loop but accepted inside one, as a write "
+    "into a separate array: A stays zero and the gradient is 0"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=VIEW_WRITE_IN_LOOP)
+@pytest.mark.parametrize("f", [fill_a_row_through_a_view, fill_rows_through_a_view])
+def test_writing_into_a_view_in_a_loop_is_refused(f, code):
+    x = np.array([0.3, -0.2, 0.5])
+    with pytest.raises(adcompile.AdCompileError, match="view"):
+        grad(f)(x)
+
+
 # ── cost ─────────────────────────────────────────────────────────────────────────────────────────────
 
 

@@ -486,6 +486,17 @@ def test_value_and_grad_returns_the_value_and_the_same_gradient(f, args, argnums
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
+def test_one_derivative_serves_batches_of_every_size(code):
+    """As in training with a ragged last batch: one grad object, several batch sizes, each compiled or generic."""
+    rng = np.random.default_rng(5)
+    weights = (rng.normal(size=(3, 5)), rng.normal(size=5), rng.normal(size=(5, 4)), rng.normal(size=4))
+    step = grad(mlp_loss, argnums=(0, 1, 2, 3))
+    for n in (12, 5, 1, 12):
+        args = (*weights, rng.normal(size=(n, 3)), np.eye(4)[rng.integers(0, 4, size=n)])
+        for i, g in enumerate(step(*args)):
+            np.testing.assert_allclose(g, numeric_grad(mlp_loss, args, i), rtol=1e-5, atol=1e-8)
+
+
 # ── what the functions above avoid: refused with an AdCompileError that points at the construct ────────
 
 

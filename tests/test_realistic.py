@@ -306,6 +306,48 @@ def leaky_layer(W, x):
     return h @ h + np.linalg.norm(h)
 
 
+GS_WEIGHTS = np.arange(1.0, 13.0).reshape(4, 3)  # a global: np.reshape inside needs a literal shape
+TRANSITION = np.array([[1.0, 1.0], [0.0, 1.0]])  # globals: np.array([[...]]) inside the function is refused
+OBSERVE = np.array([[1.0, 0.0]])
+
+
+def gram_schmidt(A):
+    """Classical Gram-Schmidt, each orthonormal column written into Q."""
+    Q = np.zeros_like(A)
+    for j in range(A.shape[1]):
+        v = A[:, j]
+        for k in range(j):
+            v = v - (Q[:, k] @ A[:, j]) * Q[:, k]
+        Q[:, j] = v / np.linalg.norm(v)
+    return np.sum(Q * GS_WEIGHTS)
+
+
+def kalman_nll(ys, Q, R):
+    """Negative log-likelihood of a constant-velocity Kalman filter, the noise factors differentiated."""
+    m = np.zeros(2)
+    P = np.eye(2)
+    nll = 0.0
+    for t in range(ys.shape[0]):
+        m = TRANSITION @ m
+        P = TRANSITION @ P @ TRANSITION.T + Q @ Q.T
+        S = OBSERVE @ P @ OBSERVE.T + R
+        K = P @ OBSERVE.T @ np.linalg.inv(S)
+        e = ys[t] - OBSERVE @ m
+        nll = nll + 0.5 * (np.log(np.linalg.det(S)) + e @ np.linalg.solve(S, e))
+        m = m + K @ e
+        P = P - K @ OBSERVE @ P
+    return nll
+
+
+def gp_nll(log_ell, x, y):
+    """Gaussian-process marginal likelihood with an RBF kernel, via Cholesky and a solve."""
+    ell = np.exp(log_ell)
+    d = x[:, None] - x[None, :]
+    K = np.exp(-0.5 * d**2 / ell**2) + 0.1 * np.eye(x.shape[0])
+    L = np.linalg.cholesky(K)
+    return 0.5 * y @ np.linalg.solve(K, y) + np.sum(np.log(np.diag(L)))
+
+
 # ── the cases ────────────────────────────────────────────────────────────────────────────────────────
 
 N, D, H, K = 12, 3, 5, 4
@@ -466,6 +508,14 @@ CASES = [
         (0, 1, 2, 3),
     ),
     case("leaky relu layer and a norm", leaky_layer, (RNG.normal(size=(4, 5)), RNG.normal(size=5)), (0, 1)),
+    case("gram-schmidt into columns", gram_schmidt, (RNG.normal(size=(4, 3)),), (0,), autograd=False),
+    case(
+        "kalman filter likelihood",
+        kalman_nll,
+        (RNG.normal(size=(6, 1)), 0.3 * RNG.normal(size=(2, 2)), np.array([[0.5]])),
+        (0, 1, 2),
+    ),
+    case("gaussian process likelihood", gp_nll, (0.2, np.linspace(0.0, 3.0, 6), RNG.normal(size=6)), (0, 1, 2)),
 ]
 
 

@@ -3,7 +3,8 @@
 Each function is plain NumPy — loops, indexing, helpers, in-place writes into arrays it creates — and each gradient,
 for every differentiated argument, is checked against central differences in float64, in the adjoint specialised
 to the arguments and in the generic one. Where autograd can run the same code (no writes into arrays), its gradient
-is a second opinion.
+is a second opinion. Then: float32 inputs; the constructs the functions avoid, which must be refused with an
+AdCompileError; and, marked xfail (strict), minimal reproducers of the wrong gradients and dtypes found here.
 """
 
 from __future__ import annotations

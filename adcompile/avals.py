@@ -291,3 +291,41 @@ def getitem(avals, kwargs, loc=None) -> Aval:
 
         raise AdCompileError(f"index out of range for an array of shape {x.shape}: {e}", loc) from None
     return Aval(shape, x.kind, result_array(shape))
+
+
+# Lists of values passed whole ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackAval:
+    """What is known of a list (or tuple) of operands written in the source: its items' abstract values."""
+
+    items: tuple
+    kind: str = "list"
+
+
+def _stand_in(av):
+    """A value with ``av``'s shape (a pack: a list of them), or raise _Unknown."""
+    if isinstance(av, PackAval):
+        items = [_stand_in(i) for i in av.items]
+        return items if av.kind == "list" else tuple(items)
+    if not isinstance(av.shape, tuple):
+        raise _Unknown
+    return np.zeros(av.shape) if av.array is not False else 0.0
+
+
+def packed(fn):
+    """The shape rule of ``fn(pack, **kwargs)`` (np.stack, np.concatenate, ...): NumPy's own, on stand-ins."""
+
+    def rule(avals, kwargs, loc=None) -> Aval:
+        try:
+            out = fn(_stand_in(avals[0]), **{k: v for k, v in kwargs.items() if v is not None})
+        except _Unknown:
+            return Aval(None, "f", True)
+        except (ValueError, TypeError, IndexError) as e:
+            from .errors import AdCompileError
+
+            raise AdCompileError(f"{getattr(fn, '__name__', fn)}: {e}", loc) from None
+        return Aval(np.shape(out), "f", True)
+
+    return rule

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import avals as A
 from .errors import Location, NonDifferentiableError, UnsupportedSyntaxError
-from .ir import Assign, Const, Global, Index, Slice, Var
+from .ir import Assign, Const, Global, Index, Pack, Slice, Var
 from .primitives import BINOPS, UNARYOPS, Primitive, lookup, primitive, returns_new
 
 
@@ -55,6 +55,8 @@ class Builder:
             return self.avals.get(op, A.UNKNOWN)
         if isinstance(op, Index):
             return A.IndexAval(tuple(self._item_aval(item) for item in op.items))
+        if isinstance(op, Pack):
+            return A.PackAval(tuple(self.aval(item) for item in op.items), op.kind)
         if isinstance(op, Const):
             return A.of_literal(op.value)
         return A.of_value(op.value)
@@ -114,6 +116,8 @@ def _operand_key(op):
         return ("global", id(op.value))
     if isinstance(op, Index):
         return ("index", tuple(_operand_key(i) for i in op.items))
+    if isinstance(op, Pack):
+        return ("pack", op.kind, tuple(_operand_key(i) for i in op.items))
     if isinstance(op, Slice):
         return ("slice", tuple(None if p is None else _operand_key(p) for p in (op.lower, op.upper, op.step)))
     return op

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from .inplace import ADD_AT_IN_PLACE, IN_PLACE, SET_IN_PLACE
-from .ir import Assign, Break, For, Function, Global, If, Index, Pop, Push, Slice, Var, walk
+from .ir import Assign, Break, For, Function, Global, If, Index, Pack, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
 
 getitem = operator.getitem
@@ -130,6 +130,9 @@ def generate(fn: Function) -> tuple[str, dict]:
             return ast.Name(glob_names[id(op.value)])
         if isinstance(op, Index):
             return _index_value(op, operand)
+        if isinstance(op, Pack):
+            items = [operand(item) for item in op.items]
+            return ast.List(items) if op.kind == "list" else ast.Tuple(items)
         return _literal(op.value)
 
     lines = [f"def {fn.name}({_signature(fn, names)}):"]
@@ -397,8 +400,11 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
 
     for i, (kind, st) in enumerate(events):
         if kind == "assign" and st.prim in IN_PLACE:  # the array written into, under its own name
-            names[st.target] = names[st.args[0]]
-            holder[names[st.target]] = st.target
+            name = names[st.target] = names[st.args[0]]
+            # the name stays taken while any variable it names is used: a loop's carried array outlives the
+            # writes inside the loop that share its name
+            if last_use.get(st.target, -1) >= last_use.get(holder.get(name), -1):
+                holder[name] = st.target
             continue
         if kind == "assign":
             targets, own = [st.target], None

@@ -26,7 +26,9 @@ from .primitives import _REGISTRY, BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 DOC = Path(__file__).resolve().parent.parent / "docs" / "coverage.md"
 
 # Families, in the order the table lists them.
-FAMILIES = ("operator", "builtin", "math", "elementwise", "reduction", "scan", "test", "shape query", "helper")
+FAMILIES = (
+    "operator", "builtin", "math", "elementwise", "reduction", "scan", "shape", "test", "shape query", "helper"
+)  # fmt: skip
 _REDUCTIONS = (A.reduction, A.reduction_float, A.reduction_same_kind)
 _SHAPE_QUERIES = ("np.shape", "np.size", "np.ndim", "len")
 
@@ -96,9 +98,13 @@ def _family(prim: Primitive, name: str) -> str:
 def rows() -> list[Row]:
     """One row per primitive with a rule or marked non-differentiable, by family and then by name."""
     from .rules_multi import MULTIPLE
+    from .rules_shape import PACKING
 
     out = []
     for prim in _REGISTRY.values():
+        if prim.fn in PACKING:  # joins a list of values: each gets its part of the adjoint (reverse.py)
+            out.append(Row(_name(prim), "shape", True, False, True))
+            continue
         if prim.vjp is None and prim.jvp is None and prim.differentiable:
             continue  # registered in passing (a callable looked up by the builder), with nothing to say about it
         if prim.fn in MULTIPLE:

@@ -78,13 +78,39 @@ class Index:
                 yield item
 
 
-Operand = Var | Const | Global | Index
+@dataclass(frozen=True, eq=False)
+class Pack:
+    """A list (or tuple) of operands written in the source, passed whole: ``np.stack([a, b * c])``. Items may be
+    packs themselves (``np.array([[a, b], [c, d]])``)."""
+
+    items: tuple
+    kind: str = "list"  # or "tuple"
+
+    def operands(self):
+        for item in self.items:
+            if isinstance(item, Pack):
+                yield from item.operands()
+            else:
+                yield item
+
+    def leaves(self, path=()):
+        """(position, operand) of every item that is not a pack, nested positions as tuples."""
+        for k, item in enumerate(self.items):
+            if isinstance(item, Pack):
+                yield from item.leaves((*path, k))
+            else:
+                yield (*path, k), item
+
+
+Operand = Var | Const | Global | Index | Pack
 
 
 def map_operand(op, f):
-    """``op`` with each variable ``v`` inside it replaced by ``f(v)`` (indices included)."""
+    """``op`` with each variable ``v`` inside it replaced by ``f(v)`` (indices and packs included)."""
     if isinstance(op, Var):
         return f(op)
+    if isinstance(op, Pack):
+        return Pack(tuple(map_operand(item, f) for item in op.items), op.kind)
     if isinstance(op, Index):
         items = []
         for item in op.items:
@@ -110,7 +136,7 @@ class Assign:
 
     def operands(self):
         for a in self.args:
-            if isinstance(a, Index):
+            if isinstance(a, (Index, Pack)):
                 yield from a.operands()
             else:
                 yield a
@@ -298,6 +324,9 @@ def format_ir(fn: Function, ascii_only: bool = False) -> str:
             return op.name
         if isinstance(op, Index):
             return ", ".join(show_item(item) for item in op.items)
+        if isinstance(op, Pack):
+            inner = ", ".join(show(item) for item in op.items)
+            return f"[{inner}]" if op.kind == "list" else f"({inner}{',' if len(op.items) == 1 else ''})"
         if isinstance(op.value, type(Ellipsis)):
             return "..."
         return repr(op.value)

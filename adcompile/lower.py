@@ -21,9 +21,10 @@ import numpy as np
 from .builder import Builder, is_number
 from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
 from .frontend import Source, read_source
-from .ir import Break, Const, For, Function, Global, If, Index, Return, Slice, Var
+from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_multi import MULTIPLE
+from .rules_shape import PACKING
 from .runtime import setitem
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
@@ -523,7 +524,7 @@ class Lowerer:
                 "(the caller's, or the enclosing function's)",
                 f"work on a copy: {name} = {name}.copy()",
             )
-        if self.b.views.get(current):
+        if self.viewed(current):
             self.check(
                 current,
                 self.loc(node),
@@ -578,7 +579,7 @@ class Lowerer:
                 self.loc(st),
                 hint=f"write {name} = {name} {ast.unparse(st).split()[1][:-1]} ... to make a new value",
             )
-        if self.b.views.get(current):  # x = y[0]; x += 1 changes y too if x is an array (a view)
+        if self.viewed(current):  # x = y[0]; x += 1 changes y too if x is an array (a view)
             self.check(
                 current,
                 self.loc(st),
@@ -602,6 +603,11 @@ class Lowerer:
         if objects & self.params:
             return True
         return any(objects & self.may_be(v) for k, v in self.scope.items() if k != name and isinstance(v, Var))
+
+    def viewed(self, v: Var) -> set:
+        """The arrays ``v`` may be a view of: its own bases, and those of what it may be (a loop-carried value
+        may be the view it started as)."""
+        return set().union(*(self.b.views.get(u, set()) for u in self.may_be(v)))
 
     def may_be(self, v: Var) -> set:
         """The variables whose object ``v`` may be at run time: itself, and for a join each path's value."""
@@ -956,13 +962,25 @@ class Lowerer:
                 self.unsupported(arg)
         if any(k.arg is None for k in node.keywords):
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
-        args = [self.expr(a) for a in node.args]
+        if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):
+            args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
+        else:
+            args = [self.expr(a) for a in node.args]
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         if prim is None:
             return self.inline(callee, args, kwargs, node, hint)
         if callee.obj in MULTIPLE:
             return self.several(callee, prim, args, kwargs, node)
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
+
+    def pack(self, node) -> Pack:
+        """A list or tuple literal of values, passed whole (nested lists become nested packs)."""
+        items = []
+        for e in node.elts:
+            if isinstance(e, ast.Starred):
+                self.unsupported(e)
+            items.append(self.pack(e) if isinstance(e, (ast.List, ast.Tuple)) else self.expr(e))
+        return Pack(tuple(items), "list" if isinstance(node, ast.List) else "tuple")
 
     def several(self, callee: _Ref, prim, args, kwargs, node):
         """A function returning several arrays: one call, then one primitive per output (see rules_multi)."""
@@ -1222,28 +1240,35 @@ def _assigned_names(fnode, written=False) -> set:
     return names
 
 
-def lower_rule(b: Builder, prim: Primitive, kind: str, index: int, bindings: dict, hint: str = ""):
-    """Inline output ``index`` of ``prim``'s ``kind`` rule with its parameters bound to ``bindings``."""
+def lower_rule(b: Builder, prim: Primitive, kind: str, index: int, bindings: dict, hint: str = "", prepared=None):
+    """Inline output ``index`` of ``prim``'s ``kind`` rule with its parameters bound to ``bindings``.
+
+    ``prepared`` (a dict) keeps the rule's leading statements lowered once for all the outputs of one call, so
+    that what they compute (``gv = ...``) is computed once, before anything the outputs write."""
     t = prim.template(kind)
-    scope = {p: Const(t.defaults[p]) for p in t.params if p in t.defaults}
-    scope.update(bindings)
+    low = prepared.get("lowerer") if prepared is not None else None
+    if low is None:
+        scope = {p: Const(t.defaults[p]) for p in t.params if p in t.defaults}
+        scope.update(bindings)
 
-    def resolve(name, node):
-        if name in t.globals:
-            return t.globals[name]
-        import builtins
+        def resolve(name, node):
+            if name in t.globals:
+                return t.globals[name]
+            import builtins
 
-        if hasattr(builtins, name):
-            return getattr(builtins, name)
-        raise AdCompileError(
-            f"the {kind} rule of {prim.display} uses the name {name!r}, which is not a global of its module",
-            hint="rules may use their parameters, module-level names and builtins (closures are not read)",
-        )
+            if hasattr(builtins, name):
+                return getattr(builtins, name)
+            raise AdCompileError(
+                f"the {kind} rule of {prim.display} uses the name {name!r}, which is not a global of its module",
+                hint="rules may use their parameters, module-level names and builtins (closures are not read)",
+            )
 
-    def loc(node):
-        return b.loc
+        def loc(node):
+            return b.loc
 
-    low = Lowerer(b, scope, resolve, loc, literal_globals=True)
-    for st in t.body:
-        STATEMENTS[type(st)](low, st)
+        low = Lowerer(b, scope, resolve, loc, literal_globals=True)
+        for st in t.body:
+            STATEMENTS[type(st)](low, st)
+        if prepared is not None:
+            prepared["lowerer"] = low
     return low.expr(t.outputs[index], hint)

@@ -25,6 +25,7 @@ from .ir import (
     Function,
     Global,
     If,
+    Pack,
     Pop,
     Push,
     Return,
@@ -36,7 +37,8 @@ from .ir import (
 )
 from .lower import lower_rule
 from .primitives import READ_ONLY_VIEWS, primitive, returns_new
-from .runtime import index_add, owned, scalar_seed, zeros_like
+from .rules_shape import PACKING
+from .runtime import index_add, owned, part_of, scalar_seed, zeros_like
 
 
 def infer_avals(fn: Function, param_avals) -> dict:
@@ -451,6 +453,14 @@ def _same(sides, before, k) -> bool:
 def _backprop(b: Builder, st: Assign, adj: dict, active: set):
     prim = st.prim
     b.loc = st.loc
+    if prim.fn in PACKING and isinstance(st.args[0], Pack):  # np.stack([a, b]): each element gets its part
+        axis = dict(st.kwargs).get("axis", Const(0))
+        for position, item in st.args[0].leaves():
+            if isinstance(item, Var) and item in active:
+                where = Const(position if len(position) > 1 else position[0])
+                c = b.call(part_of, adj[st.target], st.args[0], where, Const(PACKING[prim.fn]), axis=axis)
+                adj[item] = c if item not in adj else b.call(operator.add, adj[item], c, hint=adjoint_hint(item))
+        return
     if prim.vjp is None:
         raise NonDifferentiableError(
             f"{prim.display}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.display})"
@@ -458,6 +468,7 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
     t = prim.template("vjp")
     bindings = dict(zip(t.params, (adj[st.target], st.target, *st.args)))
     bindings.update(st.kwargs)
+    prepared: dict = {}  # the rule's leading statements, lowered once for all its outputs
     for i, a in enumerate(st.args):
         if not (isinstance(a, Var) and a in active):
             continue
@@ -470,7 +481,7 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
             # x[index] read again: add into x's adjoint where it was read, rather than build a zero array per read
             adj[a] = b.call(index_add, adj[a], st.args[1], adj[st.target], hint=adjoint_hint(a))
             continue
-        c = lower_rule(b, prim, "vjp", i, bindings, hint=adjoint_hint(a) if first else "")
+        c = lower_rule(b, prim, "vjp", i, bindings, hint=adjoint_hint(a) if first else "", prepared=prepared)
         if first and isinstance(c, Var) and not c.hint and b.producer(c) is not None:
             c.hint = adjoint_hint(a)  # an unnamed adjoint temporary that turns out to be a's adjoint: say so
         adj[a] = c if first else b.call(operator.add, adj[a], c, hint=adjoint_hint(a))

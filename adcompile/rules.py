@@ -579,7 +579,7 @@ def _(g, ans, x, index):
 
 @vjp(setitem, shape=A.like_first)
 def _(g, ans, x, index, v):
-    gv = written_part(g, index)  # read before the write below, so that the write can be done in place
+    gv = owned(written_part(g, index))  # a copy (if an array) read before the write below, which can be in place
     return setitem(g, index, 0.0), None, unbroadcast(gv, v)
 
 
@@ -901,6 +901,8 @@ for _fn, _shape in (
     (np.full_like, A.like_first),
 ):
     primitive(_fn, shape=_shape).differentiable = False
+    lookup(_fn).fresh = True  # a new array each time, which the function may write into: never merged with another
+lookup(np.zeros_like).fresh = lookup(zeros_like).fresh = True
 
 # What returns a new object rather than its argument or a view of it (see primitives.returns_new).
 _NEW = (

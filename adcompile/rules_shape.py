@@ -13,13 +13,15 @@ the result's shape, dtype kind and array-ness are NumPy's own; an unknown operan
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import avals as A
 from .errors import AdCompileError
-from .ir import Const
+from .ir import Const, Index
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
-from .runtime import unbroadcast
+from .runtime import part_of, unbroadcast
 from .simplify import fold
 
 # ── shape rules by example ───────────────────────────────────────────────────────────────────────────
@@ -636,3 +638,26 @@ NEW_OBJECTS.update(
     for _fn in (np.roll, np.repeat, np.tile, np.pad, np.diff, np.triu, np.tril, np.sort, np.take, np.take_along_axis)
 )
 READ_ONLY_VIEWS.update(id(_fn) for _fn in (np.broadcast_to, np.diagonal, np.diag))
+
+
+# ── joining a list of arrays: np.array([a, b]), np.stack, np.concatenate, np.hstack, np.vstack ───────────────
+# The list is one operand (a Pack). Each element's adjoint is its part of g (runtime.part_of), which the reverse
+# sweep takes for each element that needs one; with known shapes it is a plain subscript of g.
+
+PACKING = {
+    np.array: "array", np.stack: "stack", np.concatenate: "concatenate", np.hstack: "hstack", np.vstack: "vstack"
+}  # fmt: skip
+for _fn in PACKING:
+    primitive(_fn, shape=A.packed(_fn))
+NEW_OBJECTS.update(id(_fn) for _fn in PACKING)
+primitive(part_of, shape=A.unknown)
+
+
+@fold(part_of)
+def _(b, g, xs, position, how, axis=None):
+    """Element j of np.array or np.stack along axis 0 is ``g[j]``."""
+    along_first = axis is None or (isinstance(axis, Const) and axis.value == 0)
+    if how.value == "array" or (how.value == "stack" and along_first):
+        items = position.value if isinstance(position.value, tuple) else (position.value,)
+        return b.call(operator.getitem, g, Index(tuple(Const(k) for k in items)))
+    return None

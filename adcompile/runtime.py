@@ -108,6 +108,33 @@ def min_slope(a, b):
     return (a < b) + 0.5 * (a == b)
 
 
+def part_of(g, xs, position, how: str, axis=0):
+    """The part of ``g`` that is the adjoint of element ``position`` of the list ``xs`` that was joined into one
+    array: by ``np.array`` (a nested position for nested lists), ``np.stack``, ``np.concatenate``, ``np.hstack``
+    or ``np.vstack``. It has the element's shape."""
+    item = xs
+    for k in position if isinstance(position, tuple) else (position,):
+        item = item[k]
+    if how == "array":
+        part = g[position]
+    elif how == "stack":
+        part = np.take(g, position, axis=axis)
+    else:
+        if how == "hstack":
+            axis = 0 if np.ndim(xs[0]) <= 1 else 1
+            sizes = [np.shape(np.atleast_1d(x))[axis] for x in xs]
+        elif how == "vstack":
+            axis = 0
+            sizes = [np.shape(np.atleast_2d(x))[0] for x in xs]
+        else:
+            sizes = [np.shape(x)[axis] for x in xs]
+        start = sum(sizes[:position])
+        where = [slice(None)] * np.ndim(g)
+        where[axis] = slice(start, start + sizes[position])
+        part = g[tuple(where)]
+    return np.reshape(part, np.shape(item))
+
+
 def zeros_like(x):
     """An exact zero of ``x``'s own type and shape: ``0.0`` for a float, a zero array for an array."""
     if isinstance(x, np.ndarray):

@@ -16,7 +16,7 @@ import numpy as np
 from .builder import const_value
 from .ir import Const, Index, Slice
 from .primitives import lookup
-from .runtime import expand_to, max_slope, min_slope, reshape_like, unbroadcast, written_part
+from .runtime import expand_to, max_slope, min_slope, owned, reshape_like, unbroadcast, written_part
 
 
 def fold(fn):
@@ -222,3 +222,12 @@ def _(b, x, lo, hi, **kw):
     """``np.clip(x, None, None)``, which the rule of clip writes when ``x`` has no lower bound, is ``x``."""
     unbounded = all(isinstance(c, Const) and c.value is None for c in (lo, hi))
     return x if unbounded else None
+
+
+@fold(owned)
+def _(b, v, **kw):
+    """A number needs no copy; an array known to be one is copied with np.copy."""
+    known = b.aval(v).array
+    if known is False:
+        return v
+    return b.call(np.copy, v) if known else None

@@ -684,13 +684,13 @@ def _(g, ans, x, axis=None, keepdims=False):
 
 @vjp(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin, shape=A.reduction_same_kind)
 def _(g, ans, x, axis=None, keepdims=False):
-    chosen = x == expand_to(ans, x, axis, keepdims)
+    chosen = np.zeros_like(x) + (x == expand_to(ans, x, axis, keepdims))  # 1 where chosen, in x's dtype
     return expand_to(g, x, axis, keepdims) * (chosen / np.sum(chosen, axis=axis, keepdims=True))
 
 
 @jvp(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin)
 def _(g, ans, x, axis=None, keepdims=False):
-    chosen = x == expand_to(ans, x, axis, keepdims)
+    chosen = np.zeros_like(x) + (x == expand_to(ans, x, axis, keepdims))
     return np.sum(g * (chosen / np.sum(chosen, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims)
 
 

@@ -30,9 +30,16 @@ def unbroadcast(g, x):
     return g
 
 
+def _in_dtype_of(g, x):
+    """A Python number ``g`` as an array of the dtype it takes against ``x`` (1.0 against float32 is float32)."""
+    if isinstance(g, (float, int)) and isinstance(x, np.ndarray):
+        return np.asarray(g, dtype=np.result_type(g, x))
+    return g
+
+
 def broadcast_like(g, x):
     """``g`` broadcast to ``x``'s shape (read-only view): the adjoint of :func:`unbroadcast`."""
-    return np.broadcast_to(g, np.shape(x))
+    return np.broadcast_to(_in_dtype_of(g, x), np.shape(x))
 
 
 def expand_to(g, x, axis=None, keepdims=False):
@@ -43,7 +50,7 @@ def expand_to(g, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
         axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
-    return np.broadcast_to(g, shape)
+    return np.broadcast_to(_in_dtype_of(g, x), shape)
 
 
 def setitem(x, index, v):

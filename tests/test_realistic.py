@@ -648,20 +648,8 @@ def test_float32_gradient_matches_float64_finite_differences_loosely(name, code)
 # Where NumPy itself computes in float32 (no np.zeros, np.eye or other float64 constant in the function), the
 # gradient should be float32 too. It is not always: the generic adjoint seeds the sweep with a float64 array
 # (expand_to(1.0, ...)), and the adjoint of np.max shares it among the maxima as bool / int64, which is float64.
-PROMOTES_GENERIC = "generic code seeds the sweep with a float64 array, expand_to(1.0, y), which promotes float32"
-PROMOTES_MAX = "the adjoint of np.max, chosen / np.sum(chosen), is float64 and promotes float32"
-DTYPE_XFAIL = {
-    ("logistic regression", "generic"): PROMOTES_GENERIC,
-    ("layer norm then affine", "generic"): PROMOTES_GENERIC,
-    ("mlp softmax cross-entropy", "specialised"): PROMOTES_MAX,
-    ("mlp softmax cross-entropy", "generic"): PROMOTES_MAX,
-}
-
-
 @pytest.mark.parametrize("name", sorted(FLOAT32))
-def test_float32_inputs_give_float32_gradients(name, code, request):
-    if (name, code) in DTYPE_XFAIL:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=DTYPE_XFAIL[name, code]))
+def test_float32_inputs_give_float32_gradients(name, code):
     f, args, argnums, _ = FLOAT32[name]
     args32 = as_float32(args)
     if np.result_type(f(*args32)) != np.float32:
@@ -678,14 +666,11 @@ def sum_of_squares(x):
     return np.sum(x * x)
 
 
-@pytest.mark.xfail(strict=True, reason=PROMOTES_MAX)
 def test_gradient_of_np_max_of_float32_is_float32(code):
     assert grad(max_of_float32)(np.array([0.3, 1.2, -0.5], dtype=np.float32)).dtype == np.float32
 
 
-def test_gradient_of_a_sum_of_float32_squares_is_float32(code, request):
-    if code == "generic":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=PROMOTES_GENERIC))
+def test_gradient_of_a_sum_of_float32_squares_is_float32(code):
     assert grad(sum_of_squares)(np.array([0.3, 1.2, -0.5], dtype=np.float32)).dtype == np.float32
 
 

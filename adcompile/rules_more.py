@@ -16,6 +16,7 @@ from .errors import AdCompileError
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
 from .rules_shape import by_example
 from .runtime import broadcast_like, expand_to, reshape_like, reverse_cumsum, unbroadcast
+from .simplify import fold
 
 # ── helpers ──────────────────────────────────────────────────────────────────────────────────────────
 
@@ -280,6 +281,24 @@ def _(g, ans, h, a, v, mode="full", kind="convolve"):
     return remode(g, a, v, mode, kind), None, None
 
 
+def _whole(b, h, a, v, mode):
+    """Whether ``h`` is already the whole (full) convolution of ``a`` and ``v``: then unmode and remode are ``h``."""
+    shapes = [b.aval(op).shape for op in (h, a, v)]
+    if (mode is not None and mode.value != "full") or not all(isinstance(s, tuple) and len(s) == 1 for s in shapes):
+        return False
+    return shapes[0][0] == shapes[1][0] + shapes[2][0] - 1
+
+
+@fold(unmode)
+def _(b, h, a, v, mode=None, kind=None):
+    return h if _whole(b, h, a, v, mode) else None
+
+
+@fold(remode)
+def _(b, h, a, v, mode=None, kind=None):
+    return h if _whole(b, h, a, v, mode) else None
+
+
 # ── integration, polynomials, interpolation ──────────────────────────────────────────────────────────
 # np.trapezoid is linear in y (weights from x or dx); the sample points x are not differentiated (the rule refuses).
 # np.polyval(p, x) = sum_k p[k] x**(n-1-k): by p the powers of x, by x the derivative polynomial.
@@ -463,9 +482,22 @@ def _(g, ans, x):
     return np.matrix_transpose(g)
 
 
+# Each operand's axis= counts in that operand's own dimensions (then the others broadcast): the rules move it last.
+
+
 @vjp(np.vecdot, np.linalg.vecdot, shape=by_example(np.vecdot))
 def _(g, ans, a, b, axis=-1):
-    return unbroadcast(np.expand_dims(g, axis) * b, a), unbroadcast(np.expand_dims(g, axis) * a, b)
+    a_last, b_last, g_last = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1), np.expand_dims(g, -1)
+    return (
+        np.moveaxis(unbroadcast(g_last * b_last, a_last), -1, axis),
+        np.moveaxis(unbroadcast(g_last * a_last, b_last), -1, axis),
+    )
+
+
+@fold(np.moveaxis)
+def _(b, x, source, destination):
+    """Moving the last axis to the end (vecdot's rule with the default axis) is nothing."""
+    return x if source.value == destination.value == -1 else None
 
 
 @jvp(np.vecdot, np.linalg.vecdot)

@@ -232,3 +232,23 @@ def as_int(x):
 def test_np_array_with_a_dtype_is_not_silently_the_identity():
     with pytest.raises(NonDifferentiableError):
         grad(as_int)(X.V3)
+
+
+def vecdot_front_axis(a, b):
+    return np.sum(np.vecdot(a, b, axis=0))
+
+
+def test_vecdot_along_a_front_axis_of_operands_of_different_dimensions(code):
+    a, b = X.draw(2, 3, 4, seed=1), X.draw(2, 4, seed=2)  # the axis of length 2 in each; (3, 4) and (4,) broadcast
+    got = grad(vecdot_front_axis, argnums=(0, 1))(a, b)
+    for i in (0, 1):
+        np.testing.assert_allclose(got[i], numeric_grad(vecdot_front_axis, (a, b), i), rtol=RTOL, atol=ATOL)
+
+
+def test_full_convolution_adjoint_is_plain_numpy():
+    source = adcompile.derivative_source(convolved, args=(X.V5, X.V3))
+    assert "unmode" not in source and "np.correlate(" in source
+
+
+def convolved(a, v):
+    return np.sum(np.convolve(a, v) ** 2)

@@ -14,7 +14,7 @@ import numpy as np
 from . import avals as A
 from .errors import AdCompileError
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
-from .rules_shape import by_example
+from .rules_shape import by_example, diagonal_adjoint
 from .runtime import broadcast_like, expand_to, reshape_like, reverse_cumsum, unbroadcast
 from .simplify import fold
 
@@ -505,8 +505,35 @@ def _(g, ans, a, b, axis=-1):
     return np.vecdot(g, b, axis=axis), np.vecdot(a, g, axis=axis)
 
 
-# np.linalg's spellings of contractions that behave as the np ones (np.linalg.outer takes vectors only)
-for _alias, _fn in ((np.linalg.matmul, np.matmul), (np.linalg.tensordot, np.tensordot), (np.linalg.outer, np.outer)):
+# np.linalg.diagonal and np.linalg.trace take the diagonals of the last two axes
+@vjp(np.linalg.diagonal, shape=by_example(np.linalg.diagonal))
+def _(g, ans, x, offset=0):
+    return diagonal_adjoint(g, x, offset, -2, -1)
+
+
+@jvp(np.linalg.diagonal)
+def _(g, ans, x, offset=0):
+    return np.linalg.diagonal(g, offset=offset)
+
+
+@vjp(np.linalg.trace, shape=by_example(np.linalg.trace))
+def _(g, ans, x, offset=0):
+    return diagonal_adjoint(expand_to(g, np.linalg.diagonal(x, offset=offset), axis=-1), x, offset, -2, -1)
+
+
+@jvp(np.linalg.trace)
+def _(g, ans, x, offset=0):
+    return np.linalg.trace(g, offset=offset)
+
+
+# np.linalg's spellings that behave as the np ones (np.linalg.outer takes vectors, np.linalg.cross 3-vectors only)
+_ALIASES = (
+    (np.linalg.matmul, np.matmul),
+    (np.linalg.tensordot, np.tensordot),
+    (np.linalg.outer, np.outer),
+    (np.linalg.cross, np.cross),
+)
+for _alias, _fn in _ALIASES:
     _rules = lookup(_fn)
     vjp(_alias, shape=_rules.shape_rule)(_rules.vjp)
     jvp(_alias)(_rules.jvp)
@@ -514,14 +541,15 @@ for _alias, _fn in ((np.linalg.matmul, np.matmul), (np.linalg.tensordot, np.tens
 
 
 # Which results are new arrays (see primitives.returns_new): np.asarray, np.asanyarray, np.ascontiguousarray,
-# np.real and np.matrix_transpose may return their argument or a view of it, and remode a read-only view.
+# np.real and np.matrix_transpose may return their argument or a view of it; remode and np.linalg.diagonal return
+# read-only views.
 NEW_OBJECTS.update(
     id(_fn)
     for _fn in (
         np.nanprod, np.nanvar, np.nanstd, np.nancumsum, np.nancumprod, np.array, np.convolve, np.correlate,
         np.trapezoid, np.polyval, np.interp, np.cov, np.corrcoef, np.cumulative_sum, np.cumulative_prod,
-        np.linalg.matmul, np.linalg.tensordot, np.linalg.outer, unmode, trapezoid_weights, interp_slope,
-        interp_tangent, interp_adjoint, cov_scale,
+        np.linalg.matmul, np.linalg.tensordot, np.linalg.outer, np.linalg.cross, np.linalg.trace,
+        unmode, trapezoid_weights, interp_slope, interp_tangent, interp_adjoint, cov_scale,
     )
 )  # fmt: skip
-READ_ONLY_VIEWS.add(id(remode))
+READ_ONLY_VIEWS.update(id(_fn) for _fn in (remode, np.linalg.diagonal))

@@ -551,6 +551,9 @@ SAMPLES = {
     np.linalg.matmul: Given(call(X.M23, X.M34), call(X.V3, X.M34)),
     np.linalg.tensordot: Given(call(X.M23, X.M34, axes=1)),
     np.linalg.outer: Given(call(X.V3, X.V2)),
+    np.linalg.cross: Given(call(X.V3, X.W3), call(X.M23, X.W3)),
+    np.linalg.diagonal: Given(call(X.M33), call(X.T234, offset=1), call(X.M34, offset=-1)),
+    np.linalg.trace: Given(call(X.M33), call(X.T234, offset=1), call(X.M34, offset=-1)),
 }
 
 

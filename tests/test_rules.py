@@ -213,8 +213,16 @@ EINSUM = Given(
 
 ZNAN = np.where(np.arange(24).reshape(2, 3, 4) % 7 == 3, 0.0, TNAN)  # zeros among the NaNs
 Z34 = np.where(np.arange(12).reshape(3, 4) % 5 == 2, 0.0, X.M34)  # zeros in products
-NAN_VAR = Given(*NAN_REDUCE.calls, *VAR.calls[-3:], call(TNAN, axis=1, ddof=1), call(TNAN, ddof=2))
-CONV_PAIRS = ((X.V5, X.V3), (X.V3, X.V5), (X.V2, X.V5), (X.V4, X.V4), (X.V5, X.V2))
+NAN_CORE = Given(  # the forms of axis and keepdims, with and without NaN
+    call(T234, axis=(-1, 0), keepdims=True),
+    call(V3, axis=0),
+    call(1.5),
+    call(TNAN),
+    call(TNAN, axis=1),
+    call(TNAN, axis=(0, 2), keepdims=True),
+)
+NAN_VAR = Given(*NAN_CORE.calls, call(V3, axis=0, ddof=1), call(TNAN, axis=1, ddof=1), call(TNAN, ddof=2))
+CONV_PAIRS = ((X.V5, X.V3), (X.V2, X.V5), (X.V4, X.V4))  # longer first, shorter first (of other parity), equal
 XP = np.array([-1.0, -0.2, 0.5, 0.9, 1.6])
 INTERP_X = np.array([-1.4, -0.7, 0.1, 0.6, 1.2, 1.9])  # below, inside (each segment) and above the range
 
@@ -489,11 +497,11 @@ SAMPLES = {
     L.matrix_power_adjoint: Given(call(X.M33, X.D3, n=3), call(X.M33, X.D3, n=-2)),
     L.norm_derivative: Given(call(X.V3, np.linalg.norm(X.V3))),
     # more: NaN-skipping reductions and scans
-    np.nanprod: Given(*NAN_REDUCE.calls, call(ZNAN), call(ZNAN, axis=1)),
+    np.nanprod: Given(*NAN_CORE.calls, call(ZNAN), call(ZNAN, axis=1)),
     np.nanvar: Given(*NAN_VAR.calls),
     np.nanstd: Given(*(c for c in NAN_VAR.calls if np.ndim(c[0][0]))),
-    np.nancumsum: Given(*SCAN.calls, call(TNAN), call(TNAN, axis=1)),
-    np.nancumprod: Given(*SCAN.calls, call(TNAN), call(TNAN, axis=1), call(ZNAN, axis=2)),
+    np.nancumsum: Given(call(V3), call(1.5), call(TNAN), call(TNAN, axis=1)),
+    np.nancumprod: Given(call(V3), call(1.5), call(TNAN), call(TNAN, axis=1), call(ZNAN, axis=2)),
     # more: conversions (the identity on real arrays)
     np.asarray: Given(call(X.V3), call(X.M23), call(1.5)),
     np.asanyarray: Given(call(X.V3), call(1.5)),

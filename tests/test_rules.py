@@ -86,7 +86,8 @@ def _shape_label(v) -> str:
 
 
 def _fn_label(fn) -> str:
-    prefix = {"numpy": "np.", "math": "math.", "_operator": "operator."}.get(getattr(fn, "__module__", None), "")
+    prefixes = {"numpy": "np.", "numpy.linalg": "np.linalg.", "math": "math.", "_operator": "operator."}
+    prefix = prefixes.get(getattr(fn, "__module__", None), "")
     return prefix + fn.__name__
 
 

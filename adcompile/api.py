@@ -24,6 +24,7 @@ import numpy as np
 from . import avals as A
 from . import rules as _rules  # noqa: F401  (registers the rule table)
 from . import rules_linalg as _rules_linalg  # noqa: F401  (contractions and np.linalg)
+from . import rules_more as _rules_more  # noqa: F401  (NaN reductions, conversions, signals, covariance)
 from . import rules_multi as _rules_multi  # noqa: F401  (functions returning several arrays)
 from . import rules_shape as _rules_shape  # noqa: F401  (shape and layout)
 from . import simplify as _simplify  # noqa: F401  (and its simplifications)

@@ -30,6 +30,7 @@ from fd import numeric_grad
 import adcompile
 import adcompile.api
 import adcompile.rules_linalg as L
+import adcompile.rules_more as R
 import adcompile.rules_multi as M
 import adcompile.rules_shape as S
 from adcompile.primitives import _REGISTRY, lookup
@@ -86,7 +87,8 @@ def _shape_label(v) -> str:
 
 
 def _fn_label(fn) -> str:
-    prefix = {"numpy": "np.", "math": "math.", "_operator": "operator."}.get(getattr(fn, "__module__", None), "")
+    prefixes = {"numpy": "np.", "numpy.linalg": "np.linalg.", "math": "math.", "_operator": "operator."}
+    prefix = prefixes.get(getattr(fn, "__module__", None), "")
     return prefix + fn.__name__
 
 
@@ -210,6 +212,21 @@ EINSUM = Given(
     call("i,jk->ij", X.V3, X.M23),
     call("bij,bjk->bik", X.T234, X.draw(2, 4, 2, seed=9)),
 )
+
+ZNAN = np.where(np.arange(24).reshape(2, 3, 4) % 7 == 3, 0.0, TNAN)  # zeros among the NaNs
+Z34 = np.where(np.arange(12).reshape(3, 4) % 5 == 2, 0.0, X.M34)  # zeros in products
+NAN_CORE = Given(  # the forms of axis and keepdims, with and without NaN
+    call(T234, axis=(-1, 0), keepdims=True),
+    call(V3, axis=0),
+    call(1.5),
+    call(TNAN),
+    call(TNAN, axis=1),
+    call(TNAN, axis=(0, 2), keepdims=True),
+)
+NAN_VAR = Given(*NAN_CORE.calls, call(V3, axis=0, ddof=1), call(TNAN, axis=1, ddof=1), call(TNAN, ddof=2))
+CONV_PAIRS = ((X.V5, X.V3), (X.V2, X.V5), (X.V4, X.V4))  # longer first, shorter first (of other parity), equal
+XP = np.array([-1.0, -0.2, 0.5, 0.9, 1.6])
+INTERP_X = np.array([-1.4, -0.7, 0.1, 0.6, 1.2, 1.9])  # below, inside (each segment) and above the range
 
 # Valid inputs for every differentiable primitive. A rule without an entry here fails test_every_rule_has_a_check.
 SAMPLES = {
@@ -487,6 +504,72 @@ SAMPLES = {
     L.matrix_power_tangent: Given(call(X.M33, X.D3, n=3), call(X.M33, X.D3, n=-2)),
     L.matrix_power_adjoint: Given(call(X.M33, X.D3, n=3), call(X.M33, X.D3, n=-2)),
     L.norm_derivative: Given(call(X.V3, np.linalg.norm(X.V3))),
+    # more: NaN-skipping reductions and scans
+    np.nanprod: Given(*NAN_CORE.calls, call(ZNAN), call(ZNAN, axis=1)),
+    np.nanvar: Given(*NAN_VAR.calls),
+    np.nanstd: Given(*(c for c in NAN_VAR.calls if np.ndim(c[0][0]))),
+    np.nancumsum: Given(call(V3), call(1.5), call(TNAN), call(TNAN, axis=1)),
+    np.nancumprod: Given(call(V3), call(1.5), call(TNAN), call(TNAN, axis=1), call(ZNAN, axis=2)),
+    # more: conversions (the identity on real arrays)
+    np.asarray: Given(call(X.V3), call(X.M23), call(1.5)),
+    np.asanyarray: Given(call(X.V3), call(1.5)),
+    np.array: Given(call(X.M23), call(1.5)),
+    np.ascontiguousarray: Given(call(X.M23.T), call(1.5)),
+    np.real: Given(call(X.M23), call(1.5)),
+    np.conjugate: Elementwise(ANY),
+    # more: convolution and correlation, in every mode and with either operand the longer
+    np.convolve: Given(
+        *(call(a, b, mode=m) for a, b in CONV_PAIRS for m in ("full", "same", "valid")), call(X.V5, X.V2)
+    ),
+    np.correlate: Given(
+        *(call(a, b, mode=m) for a, b in CONV_PAIRS for m in ("full", "same", "valid")), call(X.V5, X.V2)
+    ),
+    R.unmode: Given(
+        call(X.V6, X.V5, X.V2),
+        call(X.V5, X.V2, X.V5, mode="same", kind="correlate"),
+        call(X.V3, X.V5, X.V3, mode="valid"),
+        call(X.V5, X.V5, X.V2, mode="same", kind="correlate"),
+    ),
+    R.remode: Given(
+        call(X.V6, X.V5, X.V2, mode="same"),
+        call(X.V6, X.V2, X.V5, mode="same", kind="correlate"),
+        call(X.draw(7, seed=7), X.V5, X.V3, mode="valid"),
+    ),
+    # more: integration, polynomials, interpolation
+    np.trapezoid: Given(
+        call(X.V5),
+        call(X.M34, dx=0.5),
+        call(X.M34, axis=0),
+        call(X.M34, np.array([0.0, 0.3, 1.1, 1.5])),
+        call(X.M34, np.sort(X.M34, axis=0), axis=0),
+    ),
+    np.polyval: Given(call(X.V4, X.M23), call(X.V3, 1.5), call(X.V4, np.array([0.0, 1.0, -0.5])), call(X.V2, X.V3)),
+    np.interp: Given(
+        call(INTERP_X, XP, X.V5),
+        call(INTERP_X, XP, X.V5, left=-3.0, right=3.0),
+        call(INTERP_X.reshape(2, 3), XP, X.V5),
+        call(0.4, XP, X.V5),
+    ),
+    R.interp_tangent: Given(call(X.V5, INTERP_X, XP), call(X.V5, INTERP_X, XP, left=1.0)),
+    R.interp_adjoint: Given(call(X.draw(6, seed=6), INTERP_X, XP), call(X.draw(6, seed=5), INTERP_X, XP, right=1.0)),
+    R.interp_slope: Given(call(INTERP_X, XP, X.V5)),
+    R.trapezoid_weights: Given(call((3, 4), np.array([0.0, 0.3, 1.1, 1.5]))),
+    # more: covariance
+    np.cov: Given(call(X.M34), call(X.M45, bias=True), call(X.M43, ddof=0)),
+    np.corrcoef: Given(call(X.M34), call(X.M45)),
+    # more: NumPy 2's array-API spellings
+    np.cumulative_sum: Given(call(X.V5), call(X.M34, axis=0), call(X.T234, axis=-1)),
+    np.cumulative_prod: Given(call(X.V5), call(X.M34, axis=1), call(Z34, axis=1)),
+    np.matrix_transpose: Given(call(X.M23), call(X.T234)),
+    np.linalg.matrix_transpose: Given(call(X.M23)),
+    np.vecdot: Given(call(X.V3, X.W3), call(X.M23, X.V3), call(X.M23, X.M23, axis=0)),
+    np.linalg.vecdot: Given(call(X.M23, X.V3)),
+    np.linalg.matmul: Given(call(X.M23, X.M34), call(X.V3, X.M34)),
+    np.linalg.tensordot: Given(call(X.M23, X.M34, axes=1)),
+    np.linalg.outer: Given(call(X.V3, X.V2)),
+    np.linalg.cross: Given(call(X.V3, X.W3), call(X.M23, X.W3)),
+    np.linalg.diagonal: Given(call(X.M33), call(X.T234, offset=1), call(X.M34, offset=-1)),
+    np.linalg.trace: Given(call(X.M33), call(X.T234, offset=1), call(X.M34, offset=-1)),
 }
 
 

@@ -471,7 +471,7 @@ class Lowerer:
         if len(st.targets) == 1 and isinstance(st.targets[0], ast.Tuple):
             self.unpack(st.targets[0], st.value)
             return
-        hint = st.targets[-1].id if isinstance(st.targets[-1], ast.Name) else ""
+        hint = _hint(st.targets[-1].id) if isinstance(st.targets[-1], ast.Name) else ""
         if isinstance(st.value, ast.Lambda):  # a function bound to a name, to be called later
             value = self.local_function(st.value, hint or "<lambda>")
         else:
@@ -952,6 +952,8 @@ class Lowerer:
             return self.inline_local(callee, args, kwargs, node, hint)
         if not isinstance(callee, _Ref):
             raise UnsupportedSyntaxError("only functions named directly can be called", self.loc(node.func))
+        if callee.obj is sum and 1 <= len(node.args) <= 2 and not node.keywords:
+            return self.total(node, hint)
         if callee.obj in (max, min) and len(node.args) >= 2 and not node.keywords:
             return self.extremum(callee.obj, node, hint)
         prim = lookup(callee.obj)
@@ -962,7 +964,7 @@ class Lowerer:
                 self.unsupported(arg)
         if any(k.arg is None for k in node.keywords):
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
-        if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):
+        if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp)):
             args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
         else:
             args = [self.expr(a) for a in node.args]
@@ -973,14 +975,83 @@ class Lowerer:
             return self.several(callee, prim, args, kwargs, node)
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
 
+    def total(self, node: ast.Call, hint):
+        """``sum(e for v in it if c)`` (or of a list comprehension) is a loop adding ``e``; ``sum([a, b])`` is
+        ``0 + a + b``, as Python computes it. The comprehension's variables are its own, as in Python."""
+        start = self.expr(node.args[1]) if len(node.args) == 2 else Const(0)
+        what = node.args[0]
+        if isinstance(what, (ast.List, ast.Tuple)):
+            value = start
+            for e in what.elts:
+                if isinstance(e, ast.Starred):
+                    self.unsupported(e)
+                value = self.at(node).call(operator.add, value, self.expr(e), hint=hint)
+            return value
+        if not (isinstance(what, (ast.GeneratorExp, ast.ListComp)) and len(what.generators) == 1):
+            raise UnsupportedSyntaxError(
+                "sum() of this is not supported",
+                self.loc(what),
+                hint="sum a list of values, a generator expression over one sequence, or write the loop",
+            )
+        gen = what.generators[0]
+        self.hidden += 1
+        acc = f"<sum {self.hidden}>"
+        own = {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+        saved = {n: self.scope[n] for n in own if n in self.scope}
+        saved_unbound = {n: self.unbound[n] for n in own if n in self.unbound}
+        self.scope[acc] = start
+        add = ast.Assign([ast.Name(acc, ast.Store())], ast.BinOp(ast.Name(acc, ast.Load()), ast.Add(), what.elt))
+        body: list = [add]
+        for test in reversed(gen.ifs):
+            body = [ast.If(test, body, [])]
+        self._for(_synthetic(what, ast.For(gen.target, gen.iter, body, [])))
+        value = _unstale(self.scope.pop(acc))
+        for n in own:  # the comprehension's variables do not outlive it
+            self.scope.pop(n, None)
+            self.unbound.pop(n, None)
+        self.scope.update(saved)
+        self.unbound.update(saved_unbound)
+        return value
+
     def pack(self, node) -> Pack:
         """A list or tuple literal of values, passed whole (nested lists become nested packs)."""
+        if isinstance(node, ast.ListComp):
+            return self.unrolled(node)
         items = []
         for e in node.elts:
             if isinstance(e, ast.Starred):
                 self.unsupported(e)
-            items.append(self.pack(e) if isinstance(e, (ast.List, ast.Tuple)) else self.expr(e))
+            items.append(self.pack(e) if isinstance(e, (ast.List, ast.Tuple, ast.ListComp)) else self.expr(e))
         return Pack(tuple(items), "list" if isinstance(node, ast.List) else "tuple")
+
+    def unrolled(self, node: ast.ListComp) -> Pack:
+        """``[e for i in range(n)]`` with ``n`` known when compiling (a literal, or a global number): one element
+        per ``i``, each computed with ``i`` bound to its value, as a list of values passed whole."""
+        gen = node.generators[0] if len(node.generators) == 1 else None
+        it = gen.iter if gen is not None else None
+        if not (gen is not None and not gen.ifs and isinstance(gen.target, ast.Name) and self.calls_to(it, range)):
+            raise UnsupportedSyntaxError(
+                "only a list comprehension over range(...), with no if, can be joined into an array",
+                self.loc(node),
+                hint="fill a preallocated array in a loop instead: y = np.zeros(n); y[i] = ...",
+            )
+        bounds = [self.expr(a) for a in it.args]
+        if not all(isinstance(v, (Const, Global)) and isinstance(v.value, int) for v in bounds):
+            raise UnsupportedSyntaxError(
+                "a list comprehension joined into an array needs a range known when compiling",
+                self.loc(it),
+                hint="fill a preallocated array in a loop instead: y = np.zeros(n); y[i] = ...",
+            )
+        name = gen.target.id
+        saved = self.scope.get(name)
+        items = []
+        for i in range(*(v.value for v in bounds)):
+            self.scope[name] = Const(i)
+            items.append(self.pack(node.elt) if isinstance(node.elt, (ast.List, ast.ListComp)) else self.expr(node.elt))
+        self.scope.pop(name)
+        if saved is not None:
+            self.scope[name] = saved
+        return Pack(tuple(items), "list")
 
     def several(self, callee: _Ref, prim, args, kwargs, node):
         """A function returning several arrays: one call, then one primitive per output (see rules_multi)."""
@@ -1172,7 +1243,9 @@ def _breaks(loop) -> bool:
     return any(isinstance(s, ast.Break) or (not isinstance(s, (ast.For, ast.While)) and find(s)) for s in loop.body)
 
 
-_HIDDEN = {"break": "broke", "returned": "returned", "result": "result", "position": "i", "sequence": "seq"}
+_HIDDEN = {
+    "break": "broke", "returned": "returned", "result": "result", "position": "i", "sequence": "seq", "sum": "total"
+}  # fmt: skip
 
 
 def _hint(key: str) -> str:

@@ -53,3 +53,28 @@ def test_each_value_gets_its_part_by_a_subscript_when_shapes_are_known():
     src = derivative_source(from_numbers, argnums=(0, 1), args=(0.7, -1.2))
     assert "np.array([a, _t1, _t2])" in src or "np.array([a," in src
     assert "bv[0]" in src and "bm[0, 1]" in src and "part_of" not in src
+
+
+N = 3
+
+
+def from_comprehensions(x):
+    v = np.array([x[k] * (k + 1) for k in range(N)])  # N is known when compiling: one element per k
+    m = np.stack([x * j for j in range(2)], axis=1)
+    return np.sum(v**2) + np.sum(np.sin(m))
+
+
+def test_list_comprehensions_over_known_ranges_are_joined(monkeypatch):
+    check(from_comprehensions, X3)
+
+
+def comprehension_over_computed_range(x):
+    return np.sum(np.array([x[k] for k in range(len(x))]))
+
+
+def test_a_comprehension_over_a_computed_range_is_refused_with_a_rewrite():
+    from adcompile.errors import UnsupportedSyntaxError
+
+    with pytest.raises(UnsupportedSyntaxError, match="range known when compiling") as info:
+        grad(comprehension_over_computed_range)(X3)
+    assert "np.zeros(n)" in info.value.hint

@@ -490,3 +490,15 @@ def bisect_like(a):
 def test_user_style_loops_with_defaults_tuple_assignment_and_branches():
     check(compound_interest, 0.05, 12, argnums=(0,))
     check(bisect_like, 2.0)
+
+
+def sums(x):
+    i = 10.0  # the generator's i is its own
+    s = sum(x[i] ** 2 * (i + 1) for i in range(len(x)) if x[i] > 0)
+    t = sum([x[0], x[1] * 2.0], 1.0)
+    u = sum(np.sin(r) for r in np.outer(x, x))
+    return s + t + np.sum(u) * i
+
+
+def test_sum_of_a_generator_or_a_list_is_a_loop_adding_its_terms():
+    check(sums, np.array([0.3, -0.7, 1.2]))

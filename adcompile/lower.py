@@ -25,7 +25,7 @@ from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Sl
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_multi import MULTIPLE
 from .rules_shape import PACKING
-from .runtime import setitem
+from .runtime import setitem, unpacked
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
@@ -740,10 +740,14 @@ class Lowerer:
         if isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts):
             values = [self.expr(v, t.id if isinstance(t, ast.Name) else "") for t, v in zip(target.elts, value.elts)]
         else:
-            values = self.expr(value, allow_tuple=True) if isinstance(value, ast.Call) else None
+            values = self.expr(value, allow_tuple=True)
+            if isinstance(values, (Var, Global)):  # n, m = x.shape; a, b = rows: checked, then indexed
+                n = len(target.elts)
+                checked = self.at(value).call(unpacked, values, Const(n))
+                values = tuple(self.at(value).call(operator.getitem, checked, Index((Const(k),))) for k in range(n))
             if not (isinstance(values, tuple) and len(values) == len(target.elts)):
                 raise UnsupportedSyntaxError(
-                    f"only a tuple literal or a call returning {len(target.elts)} values can be unpacked here",
+                    f"only a tuple literal or a value of {len(target.elts)} elements can be unpacked here",
                     self.loc(value),
                 )
         for t, v in zip(target.elts, values):

@@ -31,6 +31,7 @@ from .runtime import (
     scalar_seed,
     setitem,
     unbroadcast,
+    unpacked,
     written_part,
     zeros_like,
 )
@@ -767,6 +768,11 @@ def _(g, ans, x, axis=None):
     skip = np.cumprod(np.where(first, 1.0, v), axis=axis)
     before = ans * np.cumsum(t / np.where(zero, 1.0, v), axis=axis)
     return np.where(np.cumsum(zero, axis=axis) == 0, before, np.cumsum(t * first, axis=axis) * skip)
+
+
+@derivative(unpacked, shape=A.like_first)
+def _(g, ans, v, n):
+    return g, None
 
 
 # ── helpers that generated code calls (linear maps; their rules make derivatives of derivatives work) ──

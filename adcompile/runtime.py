@@ -142,6 +142,13 @@ def part_of(g, xs, position, how: str, axis=0):
     return np.reshape(part, np.shape(item))
 
 
+def unpacked(v, n: int):
+    """``v``, once it is known to have ``n`` elements: ``a, b = v`` raises otherwise, and so does this."""
+    if len(v) != n:
+        raise ValueError(f"cannot unpack {len(v)} values into {n} names")
+    return v
+
+
 def zeros_like(x):
     """An exact zero of ``x``'s own type and shape: ``0.0`` for a float, a zero array for an array."""
     if isinstance(x, np.ndarray):

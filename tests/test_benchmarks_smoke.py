@@ -68,3 +68,17 @@ def test_quick_run_exits_cleanly_and_prints_the_table():
     assert "CORRECTNESS CHECK FAILED" not in run.stderr
     for name in WORKLOADS:
         assert f"| {name} |" in run.stdout
+
+
+LOOPS = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_loops.py"
+
+
+def test_loop_benchmark_gradients_equal_the_hand_written_ones():
+    spec = importlib.util.spec_from_file_location("bench_loops", LOOPS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, f, hand, args in module.workloads():
+        module.check(name, f, hand, args)  # exits with status 1 on a mismatch
+        np = module.np
+        for g, want in zip(module.grad(f, argnums=(0, 1))(*args), hand(*args)):
+            np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-12)

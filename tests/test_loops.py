@@ -502,3 +502,21 @@ def sums(x):
 
 def test_sum_of_a_generator_or_a_list_is_a_loop_adding_its_terms():
     check(sums, np.array([0.3, -0.7, 1.2]))
+
+
+def unpacks_shape_and_rows(m):
+    rows, cols = m.shape
+    a, b = m  # its two rows
+    s = 0.0
+    for i in range(rows):
+        s = s + np.sum(m[i] * a) * cols
+    return s + np.sum(b * b)
+
+
+def test_unpacking_a_shape_and_the_rows_of_an_array():
+    check(unpacks_shape_and_rows, np.array([[0.3, -0.5, 1.0], [0.2, 0.7, -1.1]]))
+
+
+def test_unpacking_into_the_wrong_number_of_names_raises_as_python_does():
+    with pytest.raises(ValueError, match="cannot unpack 3 values into 2 names"):
+        grad(unpacks_shape_and_rows)(np.ones((3, 2)))

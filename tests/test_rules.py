@@ -43,6 +43,7 @@ from adcompile.runtime import (
     reverse_cumsum,
     setitem,
     unbroadcast,
+    unpacked,
     written_part,
 )
 
@@ -376,6 +377,7 @@ SAMPLES = {
         call(V4, (np.array([2, 0, 2]),), V3),  # a repeated index: only the last write lands
     ),
     index_add: Given(call(V4, (np.array([0, 2, 0]),), V3), call(M23, (1,), V3), call(M23, (slice(None), 2), 1.5)),
+    unpacked: Given(call(V3, 3), call(M23, 2)),
     written_part: Given(call(V4, (np.array([0, 2, 0]),)), call(M23, (slice(None), 1)), call(V4, (V4 > 0,))),
     # shape and layout
     np.reshape: Given(call(X.M23, shape=(3, 2)), call(X.M23, shape=(-1,)), call(X.T234, shape=(4, -1))),

@@ -98,6 +98,8 @@ _KIND_ORDER = "buifc"
 def join_kind(kinds, at_least: str = "b") -> str | None:
     if any(k is None for k in kinds):
         return None
+    if any(k not in _KIND_ORDER for k in kinds):  # "list": only a list joins a list
+        return kinds[0] if all(k == kinds[0] for k in kinds) else None
     return max([*kinds, at_least], key=_KIND_ORDER.index)
 
 
@@ -329,3 +331,14 @@ def packed(fn):
         return Aval(np.shape(out), "f", True)
 
     return rule
+
+
+def listed(avals, kwargs, loc=None) -> Aval:
+    """``[a, b]``: a list (kind "list"), whose shape is that of the array np.array([a, b]) where it is known."""
+    out = packed(np.array)(avals, kwargs, loc)
+    return Aval(out.shape, "list", True)
+
+
+def list_grown(avals, kwargs, loc=None) -> Aval:
+    """``xs.append(v)``: still a list; its length is not followed."""
+    return Aval(None, "list", True)

@@ -87,10 +87,8 @@ class Builder:
             if key in self.memo and not prim.fresh:
                 return self.memo[key]
         target = Var(hint)
-        self.avals[target] = prim.shape_rule(
-            [self.aval(a) for a in args],
-            {k: (v.value if isinstance(v, Const) else None) for k, v in kw},
-            self.loc,
+        self.avals[target] = self.result_aval(
+            prim, args, {k: (v.value if isinstance(v, Const) else None) for k, v in kw}
         )
         self.body.append(Assign(target, prim, tuple(args), kw, self.loc, self.sweep))
         if args and isinstance(args[0], Var) and not returns_new(prim):
@@ -98,6 +96,23 @@ class Builder:
         if self.simplify:
             self.memo[_key(prim, args, kw)] = target
         return target
+
+    def result_aval(self, prim: Primitive, args, kwargs: dict):
+        """What is known of ``prim(*args)``: its shape rule applied to the operands' abstract values. A list of
+        values is the array np.array(xs) to NumPy functions (its adjoint is that array); Python's operators on a
+        list mean something else (+ joins lists) and are refused."""
+        avals = [self.aval(a) for a in args]
+        if any(isinstance(av, A.Aval) and av.kind == "list" for av in avals):
+            if prim.op_node is not None:
+                raise UnsupportedSyntaxError(
+                    "operators on a list are Python's (+ joins lists, * repeats them), not arithmetic",
+                    self.loc,
+                    hint="make it an array first: np.array(xs)",
+                )
+            avals = [
+                A.Aval(av.shape, "f", True) if isinstance(av, A.Aval) and av.kind == "list" else av for av in avals
+            ]
+        return prim.shape_rule(avals, kwargs, self.loc)
 
     def _fold(self, prim: Primitive, args, kw):
         if prim.fold is not None:

@@ -25,7 +25,7 @@ from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Sl
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_multi import MULTIPLE
 from .rules_shape import PACKING
-from .runtime import setitem, unpacked
+from .runtime import list_append, new_list, setitem, unpacked
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
@@ -44,7 +44,6 @@ UNSUPPORTED = {
     ast.YieldFrom: ("yield from", "generators cannot be differentiated"),
     ast.Await: ("await", "async code cannot be differentiated"),
     ast.NamedExpr: ("an assignment expression (:=)", "use a separate assignment statement"),
-    ast.List: ("a list", "lists are not supported yet"),
     ast.Dict: ("a dict", "dictionaries cannot be differentiated"),
     ast.Set: ("a set", "sets cannot be differentiated"),
     ast.ListComp: ("a list comprehension", "comprehensions are not supported yet"),
@@ -504,8 +503,9 @@ class Lowerer:
         self.check_owned(current, name, target)
         return current
 
-    def check_owned(self, current, name: str, node):
-        """An in-place change of ``current`` must not reach the caller's arrays, a global or an array it views."""
+    def check_owned(self, current, name: str, node, views: bool = True):
+        """An in-place change of ``current`` must not reach the caller's arrays, a global or an array it views
+        (``views=False`` for a list, which holds its values but does not change them when it grows)."""
         if isinstance(current, Global):
             raise UnsupportedSyntaxError(
                 f"writing into the global array {name!r} would change it for every later call",
@@ -524,7 +524,7 @@ class Lowerer:
                 "(the caller's, or the enclosing function's)",
                 f"work on a copy: {name} = {name}.copy()",
             )
-        if self.viewed(current):
+        if views and self.viewed(current):
             self.check(
                 current,
                 self.loc(node),
@@ -536,11 +536,12 @@ class Lowerer:
         """Require ``var`` not to be an array; verified once abstract values are known (see reverse.py)."""
         self.b.checks.append((var, loc, message, hint))
 
-    def write(self, target, old: Var, new: Var):
-        """After ``old``'s array is changed in place into ``new``: every name for that array sees the change (as
+    def write(self, target, old: Var, new: Var, name: str | None = None):
+        """After ``old``'s array (or list) is changed in place into ``new``: every name for it sees the change (as
         in Python), and a name that may share memory with it without being it (a view, a value chosen by a
         branch) is stale: using it later is an error unless it turns out not to be an array."""
-        new.hint = target.value.id
+        name = name or target.value.id
+        new.hint = name
         objects = self.may_be(old)
         self.aliases[new] = self.aliases.get(old, set())
         where = self.loc(target).line
@@ -551,7 +552,7 @@ class Lowerer:
             elif isinstance(v, Var) and (
                 self.may_be(v) & objects or objects & self.b.views.get(v, set()) or v in self.b.views.get(old, ())
             ):
-                self.scope[n] = _Stale(v, f"may share memory with {target.value.id!r}, which line {where} writes into")
+                self.scope[n] = _Stale(v, f"may share memory with {name!r}, which line {where} writes into")
 
     def _annassign(self, st: ast.AnnAssign):
         self.check_target(st.target)
@@ -638,6 +639,24 @@ class Lowerer:
 
     def _expr_stmt(self, st: ast.Expr):
         if isinstance(st.value, ast.Constant):  # a docstring or a bare literal does nothing
+            return
+        call = st.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append"
+            and isinstance(call.func.value, ast.Name)
+            and len(call.args) == 1
+            and not call.keywords
+        ):  # xs.append(v): the list, with v added, under every name for it
+            name = call.func.value.id
+            current = self.name(call.func.value)
+            self.check_owned(current, name, call.func.value, views=False)
+            value = self.expr(call.args[0])
+            new = self.at(call).call(list_append, current, value)
+            held = self.b.views.get(current, set()) | ({value} if isinstance(value, Var) else set())
+            self.b.views[new] = held  # it holds v itself, not a copy
+            self.write(call, current, new, name)
             return
         raise UnsupportedSyntaxError(
             "a bare expression statement has no effect on the result or has side effects adcompile cannot follow",
@@ -855,6 +874,13 @@ class Lowerer:
                 out.append(value)
         return Index(tuple(out))
 
+    def _list(self, node: ast.List, hint):
+        """``[a, b * c]`` (or ``[]``): a new list holding those values."""
+        items = self.pack(node)
+        out = self.at(node).call(new_list, items, hint=hint)
+        self.b.views[out] = {v for v in items.operands() if isinstance(v, Var)}  # it holds them, not copies
+        return out
+
     def _tuple(self, node: ast.Tuple, hint):
         items = [self.expr(e) for e in node.elts]
         if all(isinstance(v, Const) for v in items):
@@ -991,11 +1017,20 @@ class Lowerer:
                     self.unsupported(e)
                 value = self.at(node).call(operator.add, value, self.expr(e), hint=hint)
             return value
-        if not (isinstance(what, (ast.GeneratorExp, ast.ListComp)) and len(what.generators) == 1):
+        if not isinstance(what, (ast.GeneratorExp, ast.ListComp)):  # sum(xs): sum(x for x in xs)
+            self.hidden += 1
+            element = f"<element {self.hidden}>"
+            what = _synthetic(
+                what,
+                ast.GeneratorExp(
+                    ast.Name(element, ast.Load()), [ast.comprehension(ast.Name(element, ast.Store()), what, [], 0)]
+                ),
+            )
+        if len(what.generators) != 1:
             raise UnsupportedSyntaxError(
-                "sum() of this is not supported",
+                "sum() of a comprehension with several for clauses is not supported",
                 self.loc(what),
-                hint="sum a list of values, a generator expression over one sequence, or write the loop",
+                hint="write the loops",
             )
         gen = what.generators[0]
         self.hidden += 1
@@ -1169,6 +1204,7 @@ EXPRESSIONS = {
     ast.Call: Lowerer._call,
     ast.Tuple: Lowerer._tuple,
     ast.Subscript: Lowerer._subscript,
+    ast.List: Lowerer._list,
     ast.IfExp: Lowerer._ifexp,
     ast.Lambda: Lowerer._lambda,
     ast.BoolOp: Lowerer._boolop,
@@ -1314,6 +1350,9 @@ def _assigned_names(fnode, written=False) -> set:
                 n = n.value
             if isinstance(n, ast.Name):
                 names.add(n.id)
+        elif written and isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "append":
+            if isinstance(n.func.value, ast.Name):  # xs.append(v) changes what xs holds
+                names.add(n.func.value.id)
     return names
 
 

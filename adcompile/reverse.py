@@ -70,7 +70,7 @@ def infer_avals(fn: Function, param_avals) -> dict:
                         b.avals[v] = a if attempt < 2 else A.UNKNOWN
             else:
                 kwargs = {k: (v.value if isinstance(v, Const) else None) for k, v in st.kwargs}
-                b.avals[st.target] = st.prim.shape_rule([b.aval(a) for a in st.args], kwargs, st.loc)
+                b.avals[st.target] = b.result_aval(st.prim, st.args, kwargs)
 
     visit(fn.body)
     return b.avals
@@ -460,6 +460,15 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
                 where = Const(position if len(position) > 1 else position[0])
                 c = b.call(part_of, adj[st.target], st.args[0], where, Const(PACKING[prim.fn]), axis=axis)
                 adj[item] = c if item not in adj else b.call(operator.add, adj[item], c, hint=adjoint_hint(item))
+        return
+    xs = st.args[0] if st.args else None
+    if prim.fn in PACKING and PACKING[prim.fn] in ("array", "stack") and isinstance(xs, Var) and xs in active:
+        # np.stack(xs) of a list built at run time: the list's adjoint is an array, element i its row i
+        axis = dict(st.kwargs).get("axis", Const(0))
+        c = adj[st.target]
+        if not (isinstance(axis, Const) and axis.value == 0):
+            c = b.call(np.moveaxis, c, axis, Const(0))
+        adj[xs] = c if xs not in adj else b.call(operator.add, adj[xs], c, hint=adjoint_hint(xs))
         return
     if prim.vjp is None:
         raise NonDifferentiableError(

@@ -23,6 +23,7 @@ from .runtime import (
     broadcast_like,
     expand_to,
     index_add,
+    list_append,
     max_slope,
     min_slope,
     owned,
@@ -770,6 +771,16 @@ def _(g, ans, x, axis=None):
     return np.where(np.cumsum(zero, axis=axis) == 0, before, np.cumsum(t * first, axis=axis) * skip)
 
 
+@vjp(list_append, shape=A.list_grown)
+def _(g, ans, xs, v):
+    return g[:-1], g[-1]
+
+
+@jvp(list_append)
+def _(g, ans, xs, v):
+    return list_append(g, np.zeros_like(v)), list_append(zeros_like(xs), g)
+
+
 @derivative(unpacked, shape=A.like_first)
 def _(g, ans, v, n):
     return g, None
@@ -917,7 +928,7 @@ _NEW = (
     "nan_to_num"
 )
 NEW_OBJECTS.update(id(getattr(np, _name)) for _name in (*_NEW.split(), "size", "ndim", "shape", "round"))
-_NEW_HERE = (owned, setitem, index_add, written_part, zeros_like, scalar_seed, reverse_cumsum, len, float, abs, round)
-_NEW_HERE += (int, pow)
+_NEW_HERE = (list_append, setitem, index_add, written_part, zeros_like, scalar_seed, reverse_cumsum, len, float)
+_NEW_HERE += (abs, round, int, pow, owned)
 NEW_OBJECTS.update(id(_fn) for _fn in _NEW_HERE)
 READ_ONLY_VIEWS.update(id(_fn) for _fn in (expand_to, broadcast_like))

@@ -21,7 +21,7 @@ from . import avals as A
 from .errors import AdCompileError
 from .ir import Const, Index
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
-from .runtime import part_of, unbroadcast
+from .runtime import new_list, part_of, unbroadcast
 from .simplify import fold
 
 # ── shape rules by example ───────────────────────────────────────────────────────────────────────────
@@ -645,10 +645,12 @@ READ_ONLY_VIEWS.update(id(_fn) for _fn in (np.broadcast_to, np.diagonal, np.diag
 # sweep takes for each element that needs one; with known shapes it is a plain subscript of g.
 
 PACKING = {
-    np.array: "array", np.stack: "stack", np.concatenate: "concatenate", np.hstack: "hstack", np.vstack: "vstack"
+    np.array: "array", np.stack: "stack", np.concatenate: "concatenate", np.hstack: "hstack", np.vstack: "vstack",
+    new_list: "array",
 }  # fmt: skip
 for _fn in PACKING:
     primitive(_fn, shape=A.packed(_fn))
+primitive(new_list, shape=A.listed)
 NEW_OBJECTS.update(id(_fn) for _fn in PACKING)
 primitive(part_of, shape=A.unknown)
 

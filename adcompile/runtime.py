@@ -149,8 +149,22 @@ def unpacked(v, n: int):
     return v
 
 
+def new_list(xs):
+    """A new list of the values ``xs`` (generated code writes the list display ``[a, b]``)."""
+    return list(xs)
+
+
+def list_append(xs, v):
+    """A copy of the list ``xs`` with ``v`` appended. Lists of values of one shape have an array as their adjoint
+    (element ``i`` of the list, row ``i`` of the array)."""
+    return [*xs, v]
+
+
 def zeros_like(x):
-    """An exact zero of ``x``'s own type and shape: ``0.0`` for a float, a zero array for an array."""
+    """An exact zero of ``x``'s own type and shape: ``0.0`` for a float, a zero array for an array (and for a
+    list of values of one shape, whose adjoint is an array)."""
+    if isinstance(x, list):
+        return np.zeros(np.shape(x))
     if isinstance(x, np.ndarray):
         return np.zeros_like(x)
     if isinstance(x, np.generic):

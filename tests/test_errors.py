@@ -80,7 +80,7 @@ def with_class(x):
 
 
 def with_list(x):
-    return np.sum([x, x])
+    return np.sum([x] + [x])
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def with_list(x):
         (with_nonlocal, "nonlocal s", "nonlocal", "return"),
         (with_with, "with open", "with", "outside"),
         (with_class, "class A:", "class", "outside"),
-        (with_list, "return np.sum([x, x])", "[x, x]", "lists"),
+        (with_list, "return np.sum([x] + [x])", "[x] + [x]", "np.array(xs)"),
     ],
 )
 def test_unsupported_syntax_is_rejected_at_its_line_with_a_hint(fn, text, caret, hint):

@@ -520,3 +520,50 @@ def test_unpacking_a_shape_and_the_rows_of_an_array():
 def test_unpacking_into_the_wrong_number_of_names_raises_as_python_does():
     with pytest.raises(ValueError, match="cannot unpack 3 values into 2 names"):
         grad(unpacks_shape_and_rows)(np.ones((3, 2)))
+
+
+def rnn_losses(W, xs):
+    h = np.zeros(W.shape[0])
+    losses = []
+    states = []
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        losses.append(np.sum(h**2))
+        states.append(h)
+    H = np.stack(states)
+    return sum(losses) + np.sum(H[-1] * H[0]) + len(losses)
+
+
+def list_of_values(a, b):
+    parts = [a, a * b]
+    parts.append(np.sin(b))
+    total = 0.0
+    for p in parts:
+        total = total + p * p
+    return total + np.array(parts)[1] + sum(parts)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [(rnn_losses, (0.5 * np.eye(3) + 0.1, np.arange(12.0).reshape(4, 3) / 10)), (list_of_values, (0.7, -0.4))],
+)
+def test_lists_as_containers(f, args):
+    check(f, *args)
+
+
+def appends_to_argument(x, xs):
+    xs.append(x)
+    return x * 2.0
+
+
+def appended_array_written_later(x):
+    y = x * 1.0
+    parts = [y]
+    y[0] = 5.0  # the list holds y itself: Python's list sees the write
+    return np.sum(parts[0])
+
+
+@pytest.mark.parametrize("f, args", [(appends_to_argument, (1.0, [])), (appended_array_written_later, (np.ones(3),))])
+def test_list_writes_python_would_see_differently_are_rejected(f, args):
+    with pytest.raises(UnsupportedSyntaxError):
+        grad(f)(*args)

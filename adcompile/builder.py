@@ -181,7 +181,9 @@ def _normalise(prim: Primitive, args, kw, loc):
             raise UnsupportedSyntaxError(
                 f"the argument {k}= of {prim.display}() must be a literal constant, not a computed value", loc
             )
-    kw = tuple((k, v) for k, v in kw if not (k in t.defaults and _same_literal(v, t.defaults[k])))
+    # not where the callable requires the argument (np.take_along_axis's axis has no default before NumPy 2.3)
+    required = {n for n in names if n not in defaults}
+    kw = tuple((k, v) for k, v in kw if not (k in t.defaults and _same_literal(v, t.defaults[k])) or k in required)
     return args, kw
 
 

@@ -423,7 +423,7 @@ SAMPLES = {
     np.tril: Given(call(X.M33), call(X.M23, k=-1), call(X.V3)),
     np.sort: Given(call(X.V5), call(X.M34, axis=0), call(X.M34, axis=None)),
     np.take: Given(call(X.V5, X.IDX), call(X.M34, X.IDX2), call(X.M34, X.IDX[:3] - 1, axis=1), call(X.M34, 2, axis=0)),
-    np.take_along_axis: Given(call(X.M34, X.ALONG), call(X.M34, np.argsort(X.M34, axis=0), axis=0)),
+    np.take_along_axis: Given(call(X.M34, X.ALONG, axis=-1), call(X.M34, np.argsort(X.M34, axis=0), axis=0)),
     S.reshape_like: Given(call(X.V6, X.M23), call(X.M11, 1.5), call(X.M23, X.M23)),
     S.untranspose: Given(call(X.M23), call(X.T234, axes=(2, 0, 1))),
     S.unrepeat: Given(

@@ -457,25 +457,9 @@ def _(g, ans, x, axis=None):
     return np.cumulative_sum(g, axis=axis)
 
 
-@vjp(np.cumulative_prod, shape=by_example(np.cumulative_prod))
-def _(g, ans, x, axis=None):
-    v = reshape_like(x, ans)
-    zero = v == 0
-    first = zero * (np.cumsum(zero, axis=axis) == 1)  # the first zero along the axis, as for np.cumprod
-    skip = np.cumprod(np.where(first, 1.0, v), axis=axis)
-    before = reverse_cumsum(g * ans, axis) / np.where(zero, 1.0, v)
-    return reshape_like(np.where(first, reverse_cumsum(g * skip, axis), np.where(zero, 0.0, before)), x)
-
-
-@jvp(np.cumulative_prod)
-def _(g, ans, x, axis=None):
-    v = reshape_like(x, ans)
-    t = reshape_like(g, ans)
-    zero = v == 0
-    first = zero * (np.cumsum(zero, axis=axis) == 1)
-    skip = np.cumprod(np.where(first, 1.0, v), axis=axis)
-    before = ans * np.cumsum(t / np.where(zero, 1.0, v), axis=axis)
-    return np.where(np.cumsum(zero, axis=axis) == 0, before, np.cumsum(t * first, axis=axis) * skip)
+# the same mathematics as np.cumprod's, zeros and all: one rule
+vjp(np.cumulative_prod, shape=by_example(np.cumulative_prod))(lookup(np.cumprod).vjp)
+jvp(np.cumulative_prod)(lookup(np.cumprod).jvp)
 
 
 @derivative(np.matrix_transpose, np.linalg.matrix_transpose, shape=by_example(np.matrix_transpose))

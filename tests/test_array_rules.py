@@ -27,7 +27,7 @@ import adcompile.api
 import adcompile.rules_linalg as L
 from adcompile import AdCompileError, derivative_source, grad
 
-OURS = ("adcompile.rules_shape", "adcompile.rules_linalg")
+OURS = ("adcompile.rules_shape", "adcompile.rules_linalg", "adcompile.rules_more")
 
 
 @pytest.fixture(params=["specialised", "generic"])
@@ -52,7 +52,10 @@ def _literal(v) -> str:
 def _callee(fn) -> str:
     prim = adcompile.primitives.lookup(fn)
     return (
-        prim.path() or {"adcompile.rules_shape": "S", "adcompile.rules_linalg": "L"}[fn.__module__] + "." + fn.__name__
+        prim.path()
+        or {"adcompile.rules_shape": "S", "adcompile.rules_linalg": "L", "adcompile.rules_more": "R"}[fn.__module__]
+        + "."
+        + fn.__name__
     )
 
 
@@ -65,7 +68,8 @@ LITERAL_CASES = [
 
 def _write_module():
     """A module with one function ``f_<k>(x0, ..., w) = np.sum(P(x0, ..., literal=...) * w)`` per literal case."""
-    lines = ["import numpy as np", "import adcompile.rules_shape as S", "import adcompile.rules_linalg as L", ""]
+    lines = ["import numpy as np", "import adcompile.rules_shape as S", "import adcompile.rules_linalg as L"]
+    lines += ["import adcompile.rules_more as R", ""]
     for k, case in enumerate(LITERAL_CASES):
         params = [f"x{i}" for i in range(len(case.args))]
         kwargs = ", ".join(f"{key}={_literal(v)}" for key, v in case.kwargs.items())

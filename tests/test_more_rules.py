@@ -11,17 +11,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import tempfile
-from pathlib import Path
-
 import array_samples as X
 import numpy as np
 import pytest
 from fd import numeric_grad
-from test_array_rules import _literal, assert_owned
-from test_rules import ATOL, CASES, RTOL, differentiable_args, random_like
+from test_rules import ATOL, RTOL
 
 import adcompile
 import adcompile.api
@@ -36,56 +30,7 @@ def code(request, monkeypatch):
     return request.param
 
 
-# ── every sample with literal parameters, compiled ───────────────────────────────────────────────────
-
-
-def _callee(fn) -> str:
-    prim = adcompile.primitives.lookup(fn)
-    return prim.path() or "R." + fn.__name__
-
-
-LITERAL_CASES = [
-    case
-    for case in CASES
-    if case.kwargs and case.prim.vjp.__module__ == "adcompile.rules_more" and differentiable_args(case)
-]
-
-
-def _write_module():
-    """A module with one function ``f_<k>(x0, ..., w) = np.sum(P(x0, ..., literal=...) * w)`` per literal case."""
-    lines = ["import numpy as np", "import adcompile.rules_more as R", ""]
-    for k, case in enumerate(LITERAL_CASES):
-        params = [f"x{i}" for i in range(len(case.args))]
-        kwargs = ", ".join(f"{key}={_literal(v)}" for key, v in case.kwargs.items())
-        lines += [
-            f"def f_{k}({', '.join(params)}, w):",
-            f"    return np.sum({_callee(case.fn)}({', '.join(params)}, {kwargs}) * w)",
-            "",
-        ]
-    path = Path(tempfile.mkdtemp(prefix="adcompile_more_")) / "more_literal_calls.py"
-    path.write_text("\n".join(lines))
-    spec = importlib.util.spec_from_file_location("more_literal_calls", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["more_literal_calls"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-LITERAL_CALLS = _write_module()
-
-
-@pytest.mark.parametrize("k", range(len(LITERAL_CASES)), ids=[str(c) for c in LITERAL_CASES])
-def test_call_with_literal_parameters_matches_finite_differences(k, code):
-    case = LITERAL_CASES[k]
-    f = getattr(LITERAL_CALLS, f"f_{k}")
-    args = (*case.args, random_like(case.value(), seed=3))
-    argnums = tuple(differentiable_args(case))
-    grads = grad(f, argnums=argnums)(*args)
-    for i, got in zip(argnums, grads):
-        assert np.shape(got) == np.shape(args[i]), f"gradient of argument {i}"
-        expected = numeric_grad(f, args, i)
-        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL, err_msg=f"argument {i}")
-    assert_owned(grads, args)
+# Every sample with literal parameters is compiled and checked by tests/test_array_rules.py.
 
 
 # ── conventions, against closed forms ────────────────────────────────────────────────────────────────

@@ -72,6 +72,9 @@ def _name(prim: Primitive) -> str:
     path = prim.path()
     if path is not None:
         return path
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, getattr(prim.fn, "__name__", ""), None) is prim.fn:
+        return f"scipy.special.{prim.fn.__name__}"
     return f"{getattr(prim.fn, '__module__', '?')}.{getattr(prim.fn, '__qualname__', prim.name)}"
 
 

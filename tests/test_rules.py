@@ -587,6 +587,29 @@ SAMPLES = {
     np.linalg.trace: Given(call(X.M33), call(X.T234, offset=1), call(X.M34, offset=-1)),
 }
 
+try:  # scipy.special's rules exist when SciPy is installed
+    import scipy.special as sps
+except ImportError:
+    sps = None
+if sps is not None:
+    LOGITS = Interval(0.1, 0.9)
+    SAMPLES.update(
+        {
+            sps.expit: Elementwise(ANY),
+            sps.logit: Elementwise(LOGITS),
+            sps.erf: Elementwise(ANY),
+            sps.erfc: Elementwise(ANY),
+            sps.gammaln: Elementwise(POS),
+            sps.digamma: Elementwise(POS),
+            sps.polygamma: Given(call(1, POS.draw((3,), 0)), call(2, 1.5)),
+            sps.log_expit: Elementwise(ANY),
+            sps.xlogy: Elementwise(POS, POS),
+            sps.logsumexp: REDUCE,
+            sps.softmax: Given(call(M23), call(M23, axis=1), call(T234, axis=-1)),
+            sps.log_softmax: Given(call(M23), call(M23, axis=0), call(T234, axis=(0, 2))),
+        }
+    )
+
 
 def _specs(fn):
     spec = SAMPLES[fn]

@@ -297,3 +297,14 @@ def unknown_attribute(x):
 def test_attributes_that_are_not_values_are_rejected(f, words):
     with pytest.raises(UnsupportedSyntaxError, match=words):
         grad(f)(V5)
+
+
+def best_and_worst(x):
+    i, j = np.argmax(x), np.argmin(x)
+    weight = 2.0 if np.any(x > 0.5) and np.count_nonzero(x > 0) > 1 else 1.0
+    return x[i] * weight - x[j] ** 2 + x.max()
+
+
+def test_indices_and_tests_only_steer():
+    check(best_and_worst, V5)
+    assert "argmax" in derivative_source(best_and_worst, args=(V5,))

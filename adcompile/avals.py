@@ -57,8 +57,10 @@ def of_value(v) -> Aval:
 
 
 def of_literal(v) -> Aval:
-    """The abstract value of a literal written in the source, which keeps the value itself when it is an int or
-    a tuple of ints (shapes and axes)."""
+    """The abstract value of a literal written in the source, which keeps the value itself when it is an int, a
+    tuple of ints (shapes and axes) or a string (a dtype's name)."""
+    if isinstance(v, str):
+        return Aval((), None, False, v)
     if isinstance(v, tuple) and all(isinstance(i, int) and not isinstance(i, bool) for i in v):
         return Aval(None, None, False, v)
     av = of_value(v)
@@ -233,6 +235,15 @@ def eye(avals, kwargs, loc=None) -> Aval:
     if sizes and all(isinstance(n, int) for n in sizes):
         return Aval((sizes[0], sizes[-1]), "f" if kwargs.get("dtype") is None else None, True)
     return Aval(None, None, True)
+
+
+def cast(avals, kwargs, loc=None) -> Aval:
+    """``astype(x, dtype)``: ``x``'s shape, the dtype's kind (the dtype is a literal name)."""
+    x, dtype = avals[0], avals[1]
+    kind = None
+    if isinstance(dtype, Aval) and isinstance(dtype.literal, str):
+        kind = np.dtype(dtype.literal).kind
+    return Aval(x.shape, kind, x.array if x.array is not None else result_array(x.shape))
 
 
 def constructor(avals, kwargs, loc=None) -> Aval:

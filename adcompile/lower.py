@@ -25,7 +25,7 @@ from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Sl
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_multi import MULTIPLE
 from .rules_shape import PACKING
-from .runtime import list_append, new_list, setitem, unpacked
+from .runtime import astype, astype_steps, list_append, new_list, setitem, unpacked
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
@@ -107,6 +107,7 @@ _METHODS = {
     "trace repeat take round any all argmax argmin argsort nonzero".split()
 }
 _METHODS["flatten"] = np.ravel
+_METHODS["astype"] = None  # lowered by Lowerer.astype
 _PACKED = {"reshape": np.reshape, "transpose": np.transpose}
 _ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
 
@@ -928,6 +929,8 @@ class Lowerer:
 
     def method(self, method: _Method, node: ast.Call, hint):
         """``x.sum(axis=0)`` is ``np.sum(x, axis=0)``; ``x.reshape(2, 3)`` is ``np.reshape(x, (2, 3))``."""
+        if method.name == "astype":
+            return self.astype(method.base, node, hint)
         args = [self.expr(a) for a in node.args]
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         fn = _METHODS.get(method.name) or _PACKED[method.name]
@@ -945,6 +948,24 @@ class Lowerer:
                 hint=f"register one: @adcompile.vjp(np.{fn.__name__})",
             )
         return self.at(node).call(prim, method.base, *args, hint=hint, **kwargs)
+
+    def astype(self, base, node: ast.Call, hint):
+        """``x.astype(np.float32)`` (or ``float``, ``"float32"``): a cast to a floating dtype passes the derivative
+        through, back in ``x``'s dtype; a cast to integers or bools is a step, with a zero derivative."""
+        if len(node.args) != 1 or node.keywords:
+            raise UnsupportedSyntaxError("x.astype() takes one dtype here, and no keywords", self.loc(node))
+        arg = node.args[0]
+        target = arg.value if isinstance(arg, ast.Constant) else getattr(self.reference(arg), "obj", None)
+        try:
+            dtype = np.dtype(target)
+        except TypeError:
+            raise UnsupportedSyntaxError(
+                "the dtype of x.astype() must be named directly (np.float32, float, 'float64')", self.loc(arg)
+            ) from None
+        if dtype.kind not in "fbiu":
+            raise UnsupportedSyntaxError(f"casts to {dtype} cannot be differentiated", self.loc(arg))
+        fn = astype if dtype.kind == "f" else astype_steps
+        return self.at(node).call(fn, base, Const(dtype.name), hint=hint)
 
     def _binop(self, node: ast.BinOp, hint):
         op = BINOPS.get(type(node.op))

@@ -20,7 +20,10 @@ import numpy as np
 from . import avals as A
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
 from .runtime import (
+    astype,
+    astype_steps,
     broadcast_like,
+    cast_like,
     expand_to,
     index_add,
     list_append,
@@ -771,6 +774,29 @@ def _(g, ans, x, axis=None):
     return np.where(np.cumsum(zero, axis=axis) == 0, before, np.cumsum(t * first, axis=axis) * skip)
 
 
+# ── casts: x.astype(np.float32) ───────────────────────────────────────────────────────────────────────
+
+
+@vjp(astype, shape=A.cast)
+def _(g, ans, x, dtype):
+    return cast_like(g, x), None
+
+
+@jvp(astype)
+def _(g, ans, x, dtype):
+    return astype(g, dtype), None
+
+
+@vjp(cast_like, shape=A.like_second)
+def _(g, ans, v, x):
+    return cast_like(g, v), None
+
+
+@jvp(cast_like)
+def _(g, ans, v, x):
+    return cast_like(g, x), None
+
+
 @vjp(list_append, shape=A.list_grown)
 def _(g, ans, xs, v):
     return g[:-1], g[-1]
@@ -879,6 +905,7 @@ for _fn, _shape in (
     (np.isfinite, A.elementwise_bool),
     (np.logical_not, A.elementwise_bool),
     # indices, counts and tests: they only steer (x[np.argmax(x)] is differentiable through the indexing)
+    (astype_steps, A.cast),
     (np.argmax, A.unknown),
     (np.argmin, A.unknown),
     (np.count_nonzero, A.unknown),
@@ -939,6 +966,6 @@ _NEW = (
 )
 NEW_OBJECTS.update(id(getattr(np, _name)) for _name in (*_NEW.split(), "size", "ndim", "shape", "round"))
 _NEW_HERE = (list_append, setitem, index_add, written_part, zeros_like, scalar_seed, reverse_cumsum, len, float)
-_NEW_HERE += (abs, round, int, pow, owned)
+_NEW_HERE += (abs, round, int, pow, owned, astype, astype_steps)
 NEW_OBJECTS.update(id(_fn) for _fn in _NEW_HERE)
 READ_ONLY_VIEWS.update(id(_fn) for _fn in (expand_to, broadcast_like))

@@ -160,6 +160,22 @@ def list_append(xs, v):
     return [*xs, v]
 
 
+def astype(x, dtype: str):
+    """``x.astype(dtype)`` for a floating dtype (a Python or NumPy number becomes a NumPy number)."""
+    return x.astype(dtype) if isinstance(x, np.ndarray) else np.dtype(dtype).type(x)
+
+
+def astype_steps(x, dtype: str):
+    """``x.astype(dtype)`` for an integer or bool dtype: a step function, with a zero derivative."""
+    return x.astype(dtype) if isinstance(x, np.ndarray) else np.dtype(dtype).type(x)
+
+
+def cast_like(g, x):
+    """``g`` in ``x``'s dtype: the adjoint of a cast goes back to the dtype of what was cast."""
+    out = np.asarray(g, dtype=np.result_type(x))
+    return out if isinstance(x, np.ndarray) else out[()]
+
+
 def zeros_like(x):
     """An exact zero of ``x``'s own type and shape: ``0.0`` for a float, a zero array for an array (and for a
     list of values of one shape, whose adjoint is an array)."""

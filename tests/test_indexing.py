@@ -308,3 +308,26 @@ def best_and_worst(x):
 def test_indices_and_tests_only_steer():
     check(best_and_worst, V5)
     assert "argmax" in derivative_source(best_and_worst, args=(V5,))
+
+
+def casts(x):
+    y = x.astype(np.float64) * 2.0  # a cast to a floating dtype passes the derivative through
+    z = (x * 3).astype(int)  # a cast to integers is a step: zero derivative
+    return np.sum(y.astype("float64") ** 2) + np.sum(z * x)
+
+
+def test_astype_casts_pass_floats_through_and_steps_to_zero():
+    check(casts, V5)
+    x32 = V5.astype(np.float32)
+    g = grad(lambda v: np.sum(v.astype(np.float64) ** 2))(x32)
+    assert g.dtype == np.float32  # the adjoint of a cast is cast back
+    np.testing.assert_allclose(g, 2 * x32, rtol=1e-6)
+
+
+def casts_to_complex(x):
+    return np.sum(x.astype(complex))
+
+
+def test_astype_to_other_dtypes_is_refused():
+    with pytest.raises(UnsupportedSyntaxError, match="cannot be differentiated"):
+        grad(casts_to_complex)(V5)

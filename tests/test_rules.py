@@ -35,7 +35,9 @@ import adcompile.rules_multi as M
 import adcompile.rules_shape as S
 from adcompile.primitives import _REGISTRY, lookup
 from adcompile.runtime import (
+    astype,
     broadcast_like,
+    cast_like,
     expand_to,
     index_add,
     list_append,
@@ -390,6 +392,8 @@ SAMPLES = {
     ),
     index_add: Given(call(V4, (np.array([0, 2, 0]),), V3), call(M23, (1,), V3), call(M23, (slice(None), 2), 1.5)),
     unpacked: Given(call(V3, 3), call(M23, 2)),
+    astype: Given(call(M23, "float64"), call(V3, "float64")),
+    cast_like: Given(call(M23, M23), call(1.5, 2.5)),
     list_append: CheckedElsewhere("tests/test_loops.py::test_lists_as_containers"),
     written_part: Given(call(V4, (np.array([0, 2, 0]),)), call(M23, (slice(None), 1)), call(V4, (V4 > 0,))),
     # shape and layout

@@ -1124,8 +1124,9 @@ class Lowerer:
                     hint=f"call {callee.text} without {key}= and use the outputs you need",
                 )
         result = self.at(node).call(prim, *args, **kwargs)
-        differentiable = args[: len(lookup(outputs[0]).template("vjp").outputs) - 1] if lookup(outputs[0]).vjp else args
-        values = tuple(self.at(node).call(out, *differentiable, result) for out in outputs)
+        # each output's primitive takes the function's array arguments, then the result: out(a, [b,] result)
+        operands = args[: len(inspect.signature(outputs[0]).parameters) - 1]
+        values = tuple(self.at(node).call(out, *operands, result) for out in outputs)
         return _Outputs(values, fields)
 
     def extremum(self, fn, node, hint):

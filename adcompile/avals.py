@@ -229,6 +229,12 @@ def like_first(avals, kwargs, loc=None) -> Aval:
     return avals[0]
 
 
+def array_like(avals, kwargs, loc=None) -> Aval:
+    """``np.zeros_like(x)`` and the like: ``x``'s shape and kind, and always an ndarray (0-d for a number)."""
+    x = avals[0]
+    return Aval(x.shape, x.kind, True)
+
+
 def eye(avals, kwargs, loc=None) -> Aval:
     """``np.eye(n)``, ``np.eye(n, m)``, ``np.identity(n)``: known when the sizes are literals."""
     sizes = [a.literal for a in avals[:2]]

@@ -935,7 +935,7 @@ for _fn, _shape in (
     (np.ndim, A.int_scalar),
     (np.shape, A.shape_of),
     (zeros_like, A.like_first),
-    (np.zeros_like, A.like_first),
+    (np.zeros_like, A.array_like),
     (scalar_seed, A.scalar_float),
 ):
     primitive(_fn, shape=_shape).differentiable = False
@@ -950,9 +950,9 @@ for _fn, _shape in (
     (np.identity, A.eye),
     (np.arange, A.unknown),
     (np.linspace, A.unknown),
-    (np.ones_like, A.like_first),
-    (np.empty_like, A.like_first),
-    (np.full_like, A.like_first),
+    (np.ones_like, A.array_like),
+    (np.empty_like, A.array_like),
+    (np.full_like, A.array_like),
 ):
     primitive(_fn, shape=_shape).differentiable = False
     lookup(_fn).fresh = True  # a new array each time, which the function may write into: never merged with another

@@ -50,7 +50,7 @@ class _Compiled:
         self.fun = fun
         self.source: Source | None = None
         self.ir: Function | None = None
-        self.generation = 0
+        self.derivatives: weakref.WeakSet = weakref.WeakSet()  # whose caches hold code compiled from self.ir
 
     def fresh(self) -> bool:
         """Whether the IR is read and every global it baked in is still bound to the same object."""
@@ -61,7 +61,8 @@ class _Compiled:
             source = read_source(self.fun)
             self.ir = lower_function(source)  # may raise: then the source is not marked as read
             self.source = source
-            self.generation += 1
+            for d in self.derivatives:  # every derivative compiled from the old IR, not only the caller's
+                d.cache.clear()
         return self.ir
 
 
@@ -137,8 +138,9 @@ def _bad_argument(a, i: int, fname: str) -> TypeError:
 class _Derivative:
     """Compiles and caches the adjoint of one function for one ``argnums`` and output form."""
 
-    def __init__(self, fun, argnums, with_value: bool):
+    def __init__(self, fun, argnums, with_value: bool, split: bool = False):
         self.fun = fun
+        self.split = split  # compile (forward sweep, reverse sweep) pairs for calls.Pullback
         if inspect.ismethod(fun):
             raise TypeError(
                 f"cannot differentiate the bound method {fun.__qualname__}; differentiate a plain function "
@@ -157,7 +159,7 @@ class _Derivative:
         self.diff = set(argnums) if isinstance(argnums, tuple) else {argnums}
         self.with_value = with_value
         self.cache: dict = {}
-        self.generation = -1
+        self.compiled.derivatives.add(self)
         self.name = getattr(fun, "__name__", "f")
 
     def function_for(self, args):
@@ -173,9 +175,6 @@ class _Derivative:
         for i in self.diff:
             _check_differentiable(args[i], i, self.name)
         ir = self.compiled.primal()
-        if self.compiled.generation != self.generation:
-            self.cache.clear()
-            self.generation = self.compiled.generation
         f = self.cache.get(key)
         if f is None:
             if len(self.cache) >= MAX_SPECIALISATIONS:
@@ -189,12 +188,16 @@ class _Derivative:
 
     def build(self, ir: Function, args=None):
         """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
-        adj = reverse(ir, self.argnums, self.param_avals(ir, args), self.with_value)
-        source, namespace = generate(adj)
-        f = compile_function(adj, source, namespace, f"{adj.name} of {self.compiled.source.filename}")
-        f.__defaults__ = self.fun.__defaults__
-        f.__kwdefaults__ = self.fun.__kwdefaults__
-        return source, f
+        adj = reverse(ir, self.argnums, self.param_avals(ir, args), self.with_value, self.split)
+        sources, functions = [], []
+        for part in adj if self.split else (adj,):
+            source, namespace = generate(part)
+            f = compile_function(part, source, namespace, f"{part.name} of {self.compiled.source.filename}")
+            f.__defaults__ = self.fun.__defaults__
+            f.__kwdefaults__ = self.fun.__kwdefaults__
+            sources.append(source)
+            functions.append(f)
+        return "\n\n".join(sources), tuple(functions) if self.split else functions[0]
 
     def param_avals(self, ir: Function, args):
         params = ir.params + ir.kwonly

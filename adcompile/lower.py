@@ -19,6 +19,7 @@ import types
 import numpy as np
 
 from .builder import Builder, is_number
+from .calls import call_primitive
 from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
 from .frontend import Source, read_source
 from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
@@ -705,7 +706,9 @@ class Lowerer:
         loc = self.loc(node)
         if fn in self.calls:
             raise UnsupportedSyntaxError(
-                f"the recursive call to {fn.name}() is not supported yet", loc, hint="write the recursion as a loop"
+                f"the recursive call to the inner function {fn.name}() is not supported",
+                loc,
+                hint="define the recursive function at module level, or write the recursion as a loop",
             )
         try:
             bound = fn.signature.bind(*args, **kwargs)
@@ -1147,9 +1150,7 @@ class Lowerer:
         """
         fn, loc = callee.obj, self.loc(node)
         if fn in self.calls:
-            raise UnsupportedSyntaxError(
-                f"the recursive call to {callee.text}() is not supported yet", loc, hint="write the recursion as a loop"
-            )
+            return self.recursive_call(callee, args, kwargs, node, hint)
         if hasattr(fn, "_adcompile"):
             raise UnsupportedSyntaxError(
                 f"{callee.text} is a derivative made by adcompile; derivatives of derivatives are not supported yet",
@@ -1188,6 +1189,35 @@ class Lowerer:
             result = ret.value
         self.b.loc = saved
         return result
+
+    def recursive_call(self, callee: _Ref, args, kwargs, node, hint):
+        """A call to a function being inlined (recursion) stays a call: see ``calls.py``."""
+        fn, loc = callee.obj, self.loc(node)
+        fnode = read_source(fn).node
+        if isinstance(fnode, ast.Lambda) or fnode.args.kwonlyargs or fnode.args.vararg or fnode.args.kwarg:
+            raise UnsupportedSyntaxError(
+                f"the recursive function {callee.text}() must be a def with positional parameters only",
+                loc,
+                hint="move keyword-only, *args and **kwargs parameters out of the recursive function",
+            )
+        if any(isinstance(n, ast.Return) and isinstance(n.value, ast.Tuple) for n in ast.walk(fnode)):
+            raise UnsupportedSyntaxError(
+                f"the recursive function {callee.text}() returns a tuple; recursive functions must return one value",
+                loc,
+                hint="return one value, or write the recursion as a loop",
+            )
+        try:
+            bound = inspect.signature(fn, follow_wrapped=False).bind(*args, **kwargs)
+        except TypeError as e:
+            raise UnsupportedSyntaxError(f"{callee.text}(): {e}", loc) from None
+        bound.apply_defaults()
+        operands = [self.default(v, name, node) for name, v in bound.arguments.items()]
+        for name, v in zip(bound.arguments, operands):
+            if not isinstance(v, (Var, Const, Global)):
+                raise UnsupportedSyntaxError(
+                    f"the argument {name} of the recursive call to {callee.text}() must be one value", loc
+                )
+        return self.at(node).call(call_primitive(fn), *operands, hint=hint)
 
     def default(self, value, name: str, node):
         """An argument bound by the call (an operand already) or a parameter's default value (a literal)."""
@@ -1274,7 +1304,8 @@ def lower_function(src: Source) -> Function:
     params = [Var(n) for n in names]
     kwvars = [Var(n) for n in kwonly]
     b = Builder()
-    low = Lowerer(b, dict(zip(names + kwonly, params + kwvars)), src.resolve, src.loc, deps=src.deps)
+    scope = dict(zip(names + kwonly, params + kwvars))
+    low = Lowerer(b, scope, src.resolve, src.loc, deps=src.deps, calls=(src.fn,))
     low.params = set(params + kwvars)
     if isinstance(node, ast.Lambda):
         b.loc = src.loc(node.body)

@@ -9,12 +9,14 @@ adjoints; an input that does not reach the output gets an exact zero of its own 
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 
 import numpy as np
 
 from . import avals as A
 from .builder import Builder
+from .calls import Call, item_primitive, pullback, pullback_primitive
 from .errors import NonDifferentiableError, OutputError, UnsupportedSyntaxError
 from .inplace import written_in_place
 from .ir import (
@@ -31,6 +33,7 @@ from .ir import (
     Return,
     Var,
     defined,
+    flatten,
     map_operand,
     targets,
     walk,
@@ -135,11 +138,13 @@ def adjoint_hint(v: Var) -> str:
     return f"b{v.hint}" if v.hint else ""
 
 
-def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -> Function:
+def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool, split: bool = False):
     """The adjoint of ``fn`` with respect to the parameters at ``argnums``.
 
     It returns the gradient (a tuple of gradients if ``argnums`` is a tuple), preceded by the value of ``fn`` if
-    ``with_value``.
+    ``with_value``. With ``split``, the output may have any shape, and the result is two functions instead of one:
+    the forward sweep, returning ``fn``'s value and the residuals, and the reverse sweep, taking the residuals and
+    the output's adjoint and returning the gradients (see :func:`split_adjoint`).
     """
     if isinstance(fn.ret.value, tuple):
         raise OutputError(
@@ -158,12 +163,15 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     b.loc = fn.ret.loc
     y = fn.ret.value
     adj: dict = {}
+    seed = Var("g") if split else None
+    if seed is not None:
+        b.avals[seed] = b.aval(y)
     if y in active:
-        adj[y] = _seed(b, fn, y)
+        adj[y] = seed if seed is not None else _seed(b, fn, y)
     _sweep(b, fn.body, adj, active)
     b.loc = fn.ret.loc
     grads = [adj[p] if p in adj else _zero(b, p) for p in wrt]
-    grads = _owned(b, grads, set(fn.params + fn.kwonly), fn.body)
+    grads = _owned(b, grads, set(fn.params + fn.kwonly) | {seed}, fn.body)
     result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
     ret = Return((y, result) if with_value else result, fn.ret.loc)
     body = _dead_code_eliminated(
@@ -171,8 +179,70 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     )
     suffix = "value_and_grad" if with_value else "grad"
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
-    adjoint = Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
-    return written_in_place(adjoint, b.avals)
+    params = fn.params + [seed] * split
+    adjoint = Function(f"{fn.name}_{suffix}", params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
+    adjoint = written_in_place(adjoint, b.avals)
+    return split_adjoint(adjoint, seed, fn.name) if split else adjoint
+
+
+def split_adjoint(adjoint: Function, seed: Var, name: str) -> tuple[Function, Function]:
+    """The adjoint ``f_vjp(*params, seed)``, returning ``(value, gradients)``, cut into two functions where its
+    reverse sweep starts: ``f_fwd(*params)`` returns ``(value, residuals)`` and ``f_bwd(*residuals, seed)`` the
+    gradients. The residuals are what the reverse sweep reads of the forward sweep (arguments included); a value
+    the forward sweep computes on one path of a branch is joined with ``None`` on the other, as the reverse sweep
+    reads it only on the same path."""
+    body = adjoint.body
+    cut = next((i for i, st in enumerate(body) if st.sweep == "reverse"), len(body))
+    forward, backward = body[:cut], body[cut:]
+    value, grads = adjoint.ret.value
+    reads = {op for st in walk(backward) for op in _reads(st) if isinstance(op, Var)}
+    reads |= {op for op in flatten(grads) if isinstance(op, Var)}
+    reads -= defined(backward) | {seed}
+    order = adjoint.params[:-1] + [v for st in walk(forward) for v in targets(st)]
+    residuals = [v for v in dict.fromkeys(order) if v in reads]
+    if len(residuals) != len(reads) or any(st.sweep != "reverse" for st in backward):
+        raise AssertionError(f"the adjoint of {adjoint.name} does not split into a forward and a reverse sweep")
+    forward, visible = _exposed(forward, set(residuals))
+    loc = adjoint.ret.loc
+    kept = Return((value, tuple(visible.get(v, v) for v in residuals)), loc)
+    fwd = dataclasses.replace(adjoint, name=f"{name}_fwd", params=adjoint.params[:-1], body=forward, ret=kept)
+    taken = {}  # residual -> the reverse sweep's parameter for it, named uniquely (_s1, _s2, ... if unnamed)
+    for v in residuals:
+        base = v.hint or f"_s{len(taken) + 1}"
+        hint, k = base, 1
+        while hint in {p.hint for p in taken.values()} | {seed.hint}:
+            k += 1
+            hint = f"{base}_{k}"
+        taken[v] = Var(hint)
+    params, body, ret = [*taken.values(), seed], _renamed(backward, taken), Return(_renamed_tree(grads, taken), loc)
+    bwd = dataclasses.replace(adjoint, name=f"{name}_bwd", params=params, body=body, ret=ret, kwonly=[])
+    return fwd, bwd
+
+
+def _renamed_tree(value, mapping: dict):
+    """A (possibly nested) tuple of operands with the variables of ``mapping`` replaced."""
+    if isinstance(value, tuple):
+        return tuple(_renamed_tree(v, mapping) for v in value)
+    return mapping.get(value, value) if isinstance(value, Var) else value
+
+
+def _exposed(body: list, wanted: set) -> tuple[list, dict]:
+    """``body`` with each variable of ``wanted`` that a branch defines joined after the branch (with ``None`` on
+    the path that does not define it), and variable -> what holds its value after ``body``."""
+    out, visible = [], {}
+    for st in body:
+        if isinstance(st, If):
+            then, seen_then = _exposed(st.then, wanted)
+            orelse, seen_else = _exposed(st.orelse, wanted)
+            joins = list(st.joins)
+            for v in dict.fromkeys([*seen_then, *seen_else]):
+                visible[v] = Var(v.hint)
+                joins.append((visible[v], seen_then.get(v, Const(None)), seen_else.get(v, Const(None))))
+            st = If(st.test, then, orelse, joins, st.loc, st.sweep)
+        else:
+            visible.update((v, v) for v in targets(st) if v in wanted)
+        out.append(st)
+    return out, visible
 
 
 def _is_large(aval) -> bool:
@@ -470,6 +540,9 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
             c = b.call(np.moveaxis, c, axis, Const(0))
         adj[xs] = c if xs not in adj else b.call(operator.add, adj[xs], c, hint=adjoint_hint(xs))
         return
+    if isinstance(prim, Call):
+        _backprop_call(b, st, adj, active)
+        return
     if prim.vjp is None:
         raise NonDifferentiableError(
             f"{prim.display}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.display})"
@@ -494,6 +567,24 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
         if first and isinstance(c, Var) and not c.hint and b.producer(c) is not None:
             c.hint = adjoint_hint(a)  # an unnamed adjoint temporary that turns out to be a's adjoint: say so
         adj[a] = c if first else b.call(operator.add, adj[a], c, hint=adjoint_hint(a))
+
+
+def _backprop_call(b: Builder, st: Assign, adj: dict, active: set):
+    """A call compiled as a call (recursion, see ``calls.py``): the forward sweep runs the callee's forward sweep
+    instead, keeping its pullback, and the reverse sweep calls the pullback with the adjoint of the result."""
+    wrt = tuple(i for i, a in enumerate(st.args) if isinstance(a, Var) and a in active)
+    r = Var(f"{st.prim.name}_r")
+    b.avals[r] = A.UNKNOWN
+    b.replace[st] = [
+        Assign(r, pullback_primitive(st.prim.fn, wrt), st.args, st.kwargs, st.loc, st.sweep),
+        Assign(st.target, item_primitive(0), (r,), (), st.loc, st.sweep),
+    ]
+    grads = b.call(pullback, r, adj[st.target])
+    for k, i in enumerate(wrt):
+        a = st.args[i]
+        c = b.call(item_primitive(k), grads, hint=adjoint_hint(a))
+        b.avals[c] = b.aval(a)
+        adj[a] = c if a not in adj else b.call(operator.add, adj[a], c, hint=adjoint_hint(a))
 
 
 def _made_here(b: Builder, v) -> bool:

@@ -281,6 +281,18 @@ def test_rebinding_a_global_recompiles():
         SCALE = 2.0
 
 
+def test_rebinding_a_global_recompiles_every_derivative_of_the_function():
+    global SCALE
+    dg, dvg = grad(uses_global), value_and_grad(uses_global)
+    assert dg(1.0) == pytest.approx(4.0) and dvg(1.0)[1] == pytest.approx(4.0)
+    SCALE = 5.0
+    try:
+        assert dg(1.0) == pytest.approx(10.0)  # reads the source again, for both derivatives
+        assert dvg(1.0) == (pytest.approx(5.0), pytest.approx(10.0))
+    finally:
+        SCALE = 2.0
+
+
 def make_scaled(k):
     def scaled(x):
         return k * np.exp(x)

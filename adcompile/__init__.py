@@ -7,7 +7,7 @@
 0.831556
 """
 
-from .api import derivative_source, grad, ir_text, value_and_grad
+from .api import derivative_source, grad, ir_text, value_and_grad, vjp
 from .errors import (
     AdCompileError,
     Location,
@@ -16,7 +16,7 @@ from .errors import (
     SourceUnavailableError,
     UnsupportedSyntaxError,
 )
-from .primitives import defvjp, jvp, vjp
+from .primitives import defjvp, defvjp
 
 __version__ = "0.1.0"
 
@@ -26,8 +26,8 @@ __all__ = [
     "derivative_source",
     "ir_text",
     "vjp",
-    "jvp",
     "defvjp",
+    "defjvp",
     "AdCompileError",
     "UnsupportedSyntaxError",
     "NonDifferentiableError",

@@ -78,7 +78,7 @@ def _compiled(fun) -> _Compiled:
     if not isinstance(fun, types.FunctionType):
         raise SourceUnavailableError(
             f"{fun!r} is not a Python function; adcompile differentiates functions written in Python",
-            hint="wrap it in a def, or declare it a primitive with @adcompile.vjp(...)",
+            hint="wrap it in a def, or declare it a primitive with @adcompile.defvjp(...)",
         )
     c = _COMPILED.get(fun)
     if c is None:
@@ -138,9 +138,11 @@ def _bad_argument(a, i: int, fname: str) -> TypeError:
 class _Derivative:
     """Compiles and caches the adjoint of one function for one ``argnums`` and output form."""
 
-    def __init__(self, fun, argnums, with_value: bool, split: bool = False):
+    def __init__(self, fun, argnums, with_value: bool, split: str | None = None):
         self.fun = fun
-        self.split = split  # compile (forward sweep, reverse sweep) pairs for calls.Pullback
+        # "once" or "reusable": compile (forward sweep, reverse sweep) pairs for calls.Pullback, whose reverse
+        # sweep runs once, or any number of times
+        self.split = split
         if inspect.ismethod(fun):
             raise TypeError(
                 f"cannot differentiate the bound method {fun.__qualname__}; differentiate a plain function "
@@ -188,16 +190,17 @@ class _Derivative:
 
     def build(self, ir: Function, args=None):
         """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
-        adj = reverse(ir, self.argnums, self.param_avals(ir, args), self.with_value, self.split)
+        split, reusable = self.split is not None, self.split == "reusable"
+        adj = reverse(ir, self.argnums, self.param_avals(ir, args), self.with_value, split, reusable)
         sources, functions = [], []
-        for part in adj if self.split else (adj,):
+        for part in adj if split else (adj,):
             source, namespace = generate(part)
             f = compile_function(part, source, namespace, f"{part.name} of {self.compiled.source.filename}")
             f.__defaults__ = self.fun.__defaults__
             f.__kwdefaults__ = self.fun.__kwdefaults__
             sources.append(source)
             functions.append(f)
-        return "\n\n".join(sources), tuple(functions) if self.split else functions[0]
+        return "\n\n".join(sources), tuple(functions) if split else functions[0]
 
     def param_avals(self, ir: Function, args):
         params = ir.params + ir.kwonly
@@ -267,6 +270,38 @@ def value_and_grad(fun=None, argnums: int | tuple = 0):
     if fun is None:
         return lambda f: value_and_grad(f, argnums)
     return _transform(fun, argnums, with_value=True)
+
+
+def vjp(fun, *primals):
+    """``(fun(*primals), vjp_fn)``: the value, and the function mapping an adjoint ``g`` of the value (of its shape)
+    to the tuple of ``fun``'s gradients ``⟨g, ∂fun/∂primals[i]⟩``, one per primal, compiled as ``grad`` is.
+
+    The value may be an array: ``vjp_fn(g)`` is then row ``g`` of the Jacobian (the transposed Jacobian times
+    ``g``). ``vjp_fn`` may be called many times; it reads the primals when called, so do not write into them in
+    between.
+
+    >>> import numpy as np
+    >>> from adcompile import vjp
+    >>> y, f_vjp = vjp(lambda x, w: np.tanh(w * x), np.array([0.5, -1.0]), 2.0)
+    >>> gx, gw = f_vjp(np.array([1.0, 0.0]))
+    >>> gx, round(float(gw), 6)           # d y[0]/dx = w (1 - y[0]²); d y[0]/dw = x[0] (1 - y[0]²)
+    (array([0.83994868, 0.        ]), 0.209987)
+    """
+    if not primals:
+        raise TypeError("vjp(fun, *primals) needs at least one primal to differentiate with respect to")
+    from .calls import pullback_primitive  # calls imports this module
+
+    value, back = pullback_primitive(fun, tuple(range(len(primals))), reusable=True).fn(*primals)
+    shape = np.shape(value)
+    if type(value) is np.ndarray:
+        value = value.copy()  # the caller's to change: the pullback may read the original
+
+    def vjp_fn(g):
+        if np.shape(g) != shape:
+            raise ValueError(f"vjp_fn expects an adjoint of the value's shape {shape}, not of shape {np.shape(g)}")
+        return back(g)
+
+    return value, vjp_fn
 
 
 def derivative_source(

@@ -49,13 +49,14 @@ def call_primitive(fn) -> Call:
     return prim
 
 
-def pullback_primitive(fn, argnums: tuple) -> Primitive:
-    """The primitive that runs ``fn``'s forward sweep for derivatives with respect to ``argnums`` (positions)."""
+def pullback_primitive(fn, argnums: tuple, reusable: bool = False) -> Primitive:
+    """The primitive that runs ``fn``'s forward sweep for derivatives with respect to ``argnums`` (positions).
+    Its pullback may be called only once unless ``reusable``."""
     table = _PULLBACKS.setdefault(fn, {})
-    prim = table.get(argnums)
+    prim = table.get((argnums, reusable))
     if prim is None:
-        runner = Pullback(fn, argnums)
-        prim = table[argnums] = Primitive(runner, runner.__name__, shape_rule=A.unknown)
+        runner = Pullback(fn, argnums, reusable)
+        prim = table[argnums, reusable] = Primitive(runner, runner.__name__, shape_rule=A.unknown)
     return prim
 
 
@@ -63,10 +64,10 @@ class Pullback:
     """``Pullback(fn, argnums)(*args)`` is ``(fn(*args), back)``; ``back(g)`` gives the gradients of ``⟨g, fn⟩``
     with respect to the arguments at ``argnums``, as a tuple. Compiled per argument signature, like ``grad``."""
 
-    def __init__(self, fn, argnums: tuple):
+    def __init__(self, fn, argnums: tuple, reusable: bool = False):
         from .api import _Derivative  # the api module imports the lowering, which imports this one
 
-        self.derivative = _Derivative(fn, argnums, with_value=True, split=True)
+        self.derivative = _Derivative(fn, argnums, with_value=True, split="reusable" if reusable else "once")
         self.__name__ = f"{fn.__name__}_vjp"
 
     def __call__(self, *args):

@@ -5,7 +5,7 @@ Every error about the user's code carries a :class:`Location` and renders as::
     model.py:12:9: no derivative rule for math.gamma()
         y = math.gamma(x) * x
             ^^^^^^^^^^^^^
-    hint: register a rule: @adcompile.vjp(math.gamma) on a function (g, ans, x) returning the adjoint of x
+    hint: register a rule: @adcompile.defvjp(math.gamma) on a function (g, ans, x) returning the adjoint of x
 """
 
 from __future__ import annotations

@@ -948,7 +948,7 @@ class Lowerer:
             raise NonDifferentiableError(
                 f"no derivative rule for .{method.name}() (np.{fn.__name__})",
                 self.loc(node),
-                hint=f"register one: @adcompile.vjp(np.{fn.__name__})",
+                hint=f"register one: @adcompile.defvjp(np.{fn.__name__})",
             )
         return self.at(node).call(prim, method.base, *args, hint=hint, **kwargs)
 
@@ -1289,7 +1289,7 @@ def _no_rule(callee: _Ref, loc: Location):
     return NonDifferentiableError(
         f"no derivative rule for {callee.text}()",
         loc,
-        hint=f"register a rule: @adcompile.vjp({callee.text}) on a function (g, ans, x) returning the adjoint of x",
+        hint=f"register a rule: @adcompile.defvjp({callee.text}) on a function (g, ans, x) returning the adjoint of x",
     )
 
 

@@ -178,17 +178,8 @@ def primitive(fn: Callable, *, name: str | None = None, shape: Callable | None =
 
 
 def vjp(*fns: Callable, shape: Callable | None = None):
-    """Decorator: register the reverse-mode rule ``rule(g, ans, *args)`` for each of ``fns``.
-
-    >>> import numpy as np, adcompile
-    >>> def softplus(x):
-    ...     return np.log1p(np.exp(x))
-    >>> @adcompile.vjp(softplus)
-    ... def _(g, ans, x):
-    ...     return g / (1 + np.exp(-x))
-    >>> float(adcompile.grad(lambda x: 2 * softplus(x))(0.0))
-    1.0
-    """
+    """Decorator: register the reverse-mode rule ``rule(g, ans, *args)`` for each of ``fns`` (the rule tables'
+    form; users call :func:`defvjp`)."""
 
     def register(rule):
         for fn in fns:
@@ -232,14 +223,35 @@ def derivative(*fns: Callable, shape: Callable | None = None):
     return register
 
 
-def defvjp(fn: Callable, rule: Callable, *, shape: Callable | None = None) -> Callable:
-    """Declare ``fn`` a primitive with reverse-mode rule ``rule(g, ans, *args)``; returns ``fn``.
+def defvjp(fn: Callable, rule: Callable | None = None, *, shape: Callable | None = None):
+    """Declare ``fn`` a primitive with reverse-mode rule ``rule(g, ans, *args)``.
 
     Use it for functions adcompile cannot read (C extensions, SciPy) or whose derivative you want computed your own
     way. ``shape`` defaults to elementwise broadcasting of the arguments; pass another rule from
     :mod:`adcompile.avals` (``reduction``, ``scalar_float``, ``unknown``, ...) when the result's shape differs.
+    ``defvjp(fn, rule)`` returns ``fn``; without ``rule`` it is a decorator of the rule, returning the rule:
+
+    >>> import numpy as np, adcompile
+    >>> def softplus(x):
+    ...     return np.log1p(np.exp(x))
+    >>> @adcompile.defvjp(softplus)
+    ... def _(g, ans, x):
+    ...     return g / (1 + np.exp(-x))
+    >>> float(adcompile.grad(lambda x: 2 * softplus(x))(0.0))
+    1.0
     """
+    if rule is None:
+        return vjp(fn, shape=shape)
     vjp(fn, shape=shape)(rule)
+    return fn
+
+
+def defjvp(fn: Callable, rule: Callable | None = None, *, shape: Callable | None = None):
+    """Declare ``fn`` a primitive with forward-mode rule ``rule(g, ans, *args)`` (see :func:`jvp`); used like
+    :func:`defvjp`, as a call returning ``fn`` or, without ``rule``, as a decorator of the rule."""
+    if rule is None:
+        return jvp(fn, shape=shape)
+    jvp(fn, shape=shape)(rule)
     return fn
 
 

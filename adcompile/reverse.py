@@ -41,7 +41,7 @@ from .ir import (
 from .lower import lower_rule
 from .primitives import READ_ONLY_VIEWS, primitive, returns_new
 from .rules_shape import PACKING
-from .runtime import index_add, owned, part_of, scalar_seed, zeros_like
+from .runtime import index_add, owned, part_of, replayable, scalar_seed, zeros_like
 
 
 def infer_avals(fn: Function, param_avals) -> dict:
@@ -138,13 +138,14 @@ def adjoint_hint(v: Var) -> str:
     return f"b{v.hint}" if v.hint else ""
 
 
-def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool, split: bool = False):
+def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool, split: bool = False, reusable=False):
     """The adjoint of ``fn`` with respect to the parameters at ``argnums``.
 
     It returns the gradient (a tuple of gradients if ``argnums`` is a tuple), preceded by the value of ``fn`` if
     ``with_value``. With ``split``, the output may have any shape, and the result is two functions instead of one:
     the forward sweep, returning ``fn``'s value and the residuals, and the reverse sweep, taking the residuals and
-    the output's adjoint and returning the gradients (see :func:`split_adjoint`).
+    the output's adjoint and returning the gradients (see :func:`split_adjoint`), which may run more than once
+    if ``reusable``.
     """
     if isinstance(fn.ret.value, tuple):
         raise OutputError(
@@ -182,15 +183,15 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool, s
     params = fn.params + [seed] * split
     adjoint = Function(f"{fn.name}_{suffix}", params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
     adjoint = written_in_place(adjoint, b.avals)
-    return split_adjoint(adjoint, seed, fn.name) if split else adjoint
+    return split_adjoint(adjoint, seed, fn.name, reusable) if split else adjoint
 
 
-def split_adjoint(adjoint: Function, seed: Var, name: str) -> tuple[Function, Function]:
+def split_adjoint(adjoint: Function, seed: Var, name: str, reusable: bool) -> tuple[Function, Function]:
     """The adjoint ``f_vjp(*params, seed)``, returning ``(value, gradients)``, cut into two functions where its
     reverse sweep starts: ``f_fwd(*params)`` returns ``(value, residuals)`` and ``f_bwd(*residuals, seed)`` the
     gradients. The residuals are what the reverse sweep reads of the forward sweep (arguments included); a value
     the forward sweep computes on one path of a branch is joined with ``None`` on the other, as the reverse sweep
-    reads it only on the same path."""
+    reads it only on the same path. The reverse sweep pops the tapes it reads; if ``reusable``, it pops copies."""
     body = adjoint.body
     cut = next((i for i, st in enumerate(body) if st.sweep == "reverse"), len(body))
     forward, backward = body[:cut], body[cut:]
@@ -214,7 +215,15 @@ def split_adjoint(adjoint: Function, seed: Var, name: str) -> tuple[Function, Fu
             k += 1
             hint = f"{base}_{k}"
         taken[v] = Var(hint)
-    params, body, ret = [*taken.values(), seed], _renamed(backward, taken), Return(_renamed_tree(grads, taken), loc)
+    inside, prelude = dict(taken), []
+    if reusable:
+        tapes = {st.target for st in walk(forward) if isinstance(st, Assign) and st.prim.fn is list}
+        for v in residuals:
+            if v in tapes:
+                inside[v] = Var(v.hint)
+                prelude.append(Assign(inside[v], primitive(replayable), (taken[v],), (), loc, "reverse"))
+    params, body = [*taken.values(), seed], prelude + _renamed(backward, inside)
+    ret = Return(_renamed_tree(grads, inside), loc)
     bwd = dataclasses.replace(adjoint, name=f"{name}_bwd", params=params, body=body, ret=ret, kwonly=[])
     return fwd, bwd
 
@@ -545,7 +554,9 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
         return
     if prim.vjp is None:
         raise NonDifferentiableError(
-            f"{prim.display}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.display})"
+            f"{prim.display}() has no derivative rule",
+            st.loc,
+            hint=f"register one with @adcompile.defvjp({prim.display})",
         )
     t = prim.template("vjp")
     bindings = dict(zip(t.params, (adj[st.target], st.target, *st.args)))

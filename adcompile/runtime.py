@@ -210,3 +210,17 @@ def describe(v) -> str:
     if isinstance(v, np.ndarray):
         return f"an array of shape {v.shape} and dtype {v.dtype}"
     return f"a value of type {type(v).__name__}"
+
+
+def replayable(tape):
+    """A copy of a tape, and of the tapes kept on it, for a reverse sweep that may run again (popping empties
+    them). The values on it are not copied."""
+    return [_replayable(item) for item in tape]
+
+
+def _replayable(v):
+    if type(v) is list:
+        return replayable(v)
+    if type(v) is tuple:
+        return tuple([_replayable(x) for x in v])
+    return v

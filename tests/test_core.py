@@ -311,7 +311,7 @@ def test_custom_rule_with_the_public_decorator():
     def softplus(x):
         return np.log1p(np.exp(x))
 
-    @adcompile.vjp(softplus)
+    @adcompile.defvjp(softplus)
     def _(g, ans, x):
         return g / (1 + np.exp(-x))
 

@@ -28,7 +28,7 @@ def cube(x):
 
 
 def test_a_rule_registered_later_appears_in_the_table():
-    @adcompile.vjp(cube)
+    @adcompile.defvjp(cube)
     def _(g, ans, x):
         return g * 3 * x * x
 

@@ -111,7 +111,7 @@ def test_callable_without_rule_names_it_and_how_to_register_one():
         grad(with_gamma)(1.5)
     assert_points_at(info.value, with_gamma, "return math.gamma(x) * x", "math.gamma(x)")
     assert "math.gamma" in info.value.message
-    assert "@adcompile.vjp(math.gamma)" in info.value.hint
+    assert "@adcompile.defvjp(math.gamma)" in info.value.hint
 
 
 def wrong_arity(x):
@@ -318,7 +318,7 @@ def test_rule_using_an_unknown_name_is_an_adcompile_error():
 
     factor = 2.0
 
-    @adcompile.vjp(scaled_identity)
+    @adcompile.defvjp(scaled_identity)
     def _(g, ans, x):
         return g * factor  # a closure variable: rules only see their module's globals
 

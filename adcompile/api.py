@@ -138,8 +138,9 @@ def _bad_argument(a, i: int, fname: str) -> TypeError:
 class _Derivative:
     """Compiles and caches the adjoint of one function for one ``argnums`` and output form."""
 
-    def __init__(self, fun, argnums, with_value: bool, split: str | None = None):
+    def __init__(self, fun, argnums, with_value: bool, split: str | None = None, has_aux: bool = False):
         self.fun = fun
+        self.has_aux = has_aux
         # "once" or "reusable": compile (forward sweep, reverse sweep) pairs for calls.Pullback, whose reverse
         # sweep runs once, or any number of times
         self.split = split
@@ -191,7 +192,8 @@ class _Derivative:
     def build(self, ir: Function, args=None):
         """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
         split, reusable = self.split is not None, self.split == "reusable"
-        adj = reverse(ir, self.argnums, self.param_avals(ir, args), self.with_value, split, reusable)
+        avals = self.param_avals(ir, args)
+        adj = reverse(ir, self.argnums, avals, self.with_value, split, reusable, has_aux=self.has_aux)
         sources, functions = [], []
         for part in adj if split else (adj,):
             source, namespace = generate(part)
@@ -220,8 +222,8 @@ class _Derivative:
         return pos, kw
 
 
-def _transform(fun, argnums, with_value: bool):
-    d = _Derivative(fun, argnums, with_value)
+def _transform(fun, argnums, with_value: bool, has_aux: bool):
+    d = _Derivative(fun, argnums, with_value, has_aux=has_aux)
     n, cache, fresh = d.nparams, d.cache, d.compiled.fresh
 
     @functools.wraps(fun)
@@ -240,12 +242,13 @@ def _transform(fun, argnums, with_value: bool):
     return derivative
 
 
-def grad(fun=None, argnums: int | tuple = 0):
+def grad(fun=None, argnums: int | tuple = 0, has_aux: bool = False):
     """The gradient of a scalar-valued function, compiled to Python source.
 
     Usable bare (``@grad``) or with arguments (``@grad(argnums=(0, 1))``). With an int ``argnums`` the result is
     the gradient with respect to that positional argument, with the argument's shape and dtype (a float for a
-    Python float or a 0-d array); with a tuple it is a tuple of gradients.
+    Python float or a 0-d array); with a tuple it is a tuple of gradients. With ``has_aux=True`` the function
+    returns a pair ``(output, aux)``; the derivative returns ``(gradient, aux)``.
 
     >>> import numpy as np
     >>> from adcompile import grad
@@ -256,20 +259,21 @@ def grad(fun=None, argnums: int | tuple = 0):
     1.381773
     """
     if fun is None:
-        return lambda f: grad(f, argnums)
-    return _transform(fun, argnums, with_value=False)
+        return lambda f: grad(f, argnums, has_aux)
+    return _transform(fun, argnums, with_value=False, has_aux=has_aux)
 
 
-def value_and_grad(fun=None, argnums: int | tuple = 0):
-    """Like :func:`grad`, but the derivative returns ``(value, gradient)``, computed in one sweep.
+def value_and_grad(fun=None, argnums: int | tuple = 0, has_aux: bool = False):
+    """Like :func:`grad`, but the derivative returns ``(value, gradient)``, computed in one sweep; with
+    ``has_aux=True``, ``((value, aux), gradient)``.
 
     >>> from adcompile import value_and_grad
     >>> value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 5.0)
     (10.0, (5.0, 2.0))
     """
     if fun is None:
-        return lambda f: value_and_grad(f, argnums)
-    return _transform(fun, argnums, with_value=True)
+        return lambda f: value_and_grad(f, argnums, has_aux)
+    return _transform(fun, argnums, with_value=True, has_aux=has_aux)
 
 
 def vjp(fun, *primals):
@@ -304,6 +308,39 @@ def vjp(fun, *primals):
     return value, vjp_fn
 
 
+def jacrev(fun, argnums: int | tuple = 0):
+    """The Jacobian of ``fun`` by reverse mode: one reverse sweep per element of the output.
+
+    Shaped ``out.shape + arg.shape`` (a tuple of Jacobians for a tuple ``argnums``). Cheaper than forward mode
+    when the output has fewer elements than the arguments. Arguments are positional.
+
+    >>> import numpy as np
+    >>> from adcompile import jacrev
+    >>> jacrev(lambda x: np.array([x[0] * x[1], np.sin(x[1])]))(np.array([2.0, 0.0]))
+    array([[0., 2.],
+           [0., 1.]])
+    """
+    items = argnums if isinstance(argnums, tuple) else (argnums,)
+
+    @functools.wraps(fun)
+    def jacobian(*args):
+        from .calls import pullback_primitive  # calls imports this module
+
+        value, back = pullback_primitive(fun, items, reusable=True).fn(*args)
+        shape, dtype = np.shape(value), np.result_type(value)
+        rows = []
+        for k in np.ndindex(shape):  # one reverse sweep per output element
+            g = np.zeros(shape, dtype)
+            g[k] = 1
+            rows.append(back(g if shape else g[()]))
+        jacobians = tuple(
+            np.reshape(np.array([row[j] for row in rows]), shape + np.shape(args[i])) for j, i in enumerate(items)
+        )
+        return jacobians if isinstance(argnums, tuple) else jacobians[0]
+
+    return jacobian
+
+
 def derivative_source(
     fun, argnums: int | tuple = 0, *, with_value: bool = False, args=None, kwargs=None, black: bool = True
 ) -> str:
@@ -314,9 +351,10 @@ def derivative_source(
     shapes, the one ``grad`` runs for them.
     """
     d = getattr(fun, "_adcompile", None)
+    has_aux = False
     if d is not None:  # a grad(...) wrapper: show what it computes
-        fun, argnums, with_value = d.fun, d.argnums, d.with_value
-    d = _Derivative(fun, argnums, with_value)
+        fun, argnums, with_value, has_aux = d.fun, d.argnums, d.with_value, d.has_aux
+    d = _Derivative(fun, argnums, with_value, has_aux=has_aux)
     if args is not None:
         try:
             args, _ = d.positional(tuple(args), dict(kwargs or {}))

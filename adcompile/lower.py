@@ -635,9 +635,13 @@ class Lowerer:
             self.scope[self.ret[1]] = value
             self.scope[self.flag] = Const(True)
             return _CONTINUE
-        if isinstance(st.value, ast.Tuple):
-            return Return(tuple(self.expr(e) for e in st.value.elts), self.loc(st))
-        return Return(self.expr(st.value, self.return_hint, allow_tuple=True), self.loc(st))
+        return Return(self.result(st.value, self.return_hint), self.loc(st))
+
+    def result(self, node, hint=""):
+        """What a function returns: one operand, or a (nested) tuple of them written as a tuple display."""
+        if isinstance(node, ast.Tuple):
+            return tuple(self.result(e) for e in node.elts)
+        return self.expr(node, hint, allow_tuple=True)
 
     def _expr_stmt(self, st: ast.Expr):
         if isinstance(st.value, ast.Constant):  # a docstring or a bare literal does nothing
@@ -1309,7 +1313,7 @@ def lower_function(src: Source) -> Function:
     low.params = set(params + kwvars)
     if isinstance(node, ast.Lambda):
         b.loc = src.loc(node.body)
-        ret = Return(low.expr(node.body), src.loc(node.body))
+        ret = Return(low.result(node.body), src.loc(node.body))
         name = "lambda"
     else:
         low.locals = _assigned_names(node)

@@ -79,8 +79,9 @@ def infer_avals(fn: Function, param_avals) -> dict:
     return b.avals
 
 
-def active_vars(fn: Function, wrt) -> set:
-    """Variables that depend on a differentiated input and influence the output.
+def active_vars(fn: Function, wrt, outputs=None) -> set:
+    """Variables that depend on a differentiated input and influence the output (``outputs``: the operands that
+    count as the output, by default all that ``fn`` returns).
 
     A branch's test only steers: it is never active. A join is active when the value on either path is.
     """
@@ -105,7 +106,7 @@ def active_vars(fn: Function, wrt) -> set:
             elif st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
                 varied.add(st.target)
 
-    useful = {v for v in fn.ret.operands() if isinstance(v, Var)}
+    useful = {v for v in (fn.ret.operands() if outputs is None else outputs) if isinstance(v, Var)}
 
     def backward(body):
         for st in reversed(body):
@@ -138,31 +139,48 @@ def adjoint_hint(v: Var) -> str:
     return f"b{v.hint}" if v.hint else ""
 
 
-def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool, split: bool = False, reusable=False):
+def reverse(
+    fn: Function,
+    argnums: int | tuple,
+    param_avals,
+    with_value: bool,
+    split: bool = False,
+    reusable: bool = False,
+    has_aux: bool = False,
+):
     """The adjoint of ``fn`` with respect to the parameters at ``argnums``.
 
     It returns the gradient (a tuple of gradients if ``argnums`` is a tuple), preceded by the value of ``fn`` if
-    ``with_value``. With ``split``, the output may have any shape, and the result is two functions instead of one:
-    the forward sweep, returning ``fn``'s value and the residuals, and the reverse sweep, taking the residuals and
-    the output's adjoint and returning the gradients (see :func:`split_adjoint`), which may run more than once
-    if ``reusable``.
+    ``with_value``. With ``has_aux``, ``fn`` returns a pair ``(output, aux)``: the gradient is that of the output,
+    and ``aux`` comes back with it, as ``(gradient, aux)`` or ``((value, aux), gradient)``. With ``split``, the
+    output may have any shape, and the result is two functions instead of one: the forward sweep, returning
+    ``fn``'s value and the residuals, and the reverse sweep, taking the residuals and the output's adjoint and
+    returning the gradients (see :func:`split_adjoint`), which may run more than once if ``reusable``.
     """
-    if isinstance(fn.ret.value, tuple):
+    y, aux = fn.ret.value, None
+    if has_aux:
+        if not (isinstance(y, tuple) and len(y) == 2):
+            raise OutputError(
+                f"has_aux=True requires {fn.name}() to return a pair (output, aux)",
+                fn.ret.loc,
+                hint="return output, aux (aux may be a tuple)",
+            )
+        y, aux = y
+    if isinstance(y, tuple):
         raise OutputError(
             f"grad requires {fn.name}() to return a single scalar, but it returns a tuple",
             fn.ret.loc,
-            hint="return one scalar; Jacobians of several outputs are not supported yet",
+            hint="return one scalar, or pass has_aux=True to return (output, aux); for several outputs use vjp",
         )
     avals = infer_avals(fn, param_avals)
     for var, loc, message, hint in fn.checks:
         if avals.get(var, A.UNKNOWN).array is not False:
             raise UnsupportedSyntaxError(message, loc, hint=hint)
     wrt = [fn.params[i] for i in (argnums if isinstance(argnums, tuple) else (argnums,))]
-    active = active_vars(fn, wrt)
+    active = active_vars(fn, wrt, [y])
     b = Builder(avals, simplify=True, sweep="reverse")
     b.remember(fn.body)
     b.loc = fn.ret.loc
-    y = fn.ret.value
     adj: dict = {}
     seed = Var("g") if split else None
     if seed is not None:
@@ -174,7 +192,11 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool, s
     grads = [adj[p] if p in adj else _zero(b, p) for p in wrt]
     grads = _owned(b, grads, set(fn.params + fn.kwonly) | {seed}, fn.body)
     result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
-    ret = Return((y, result) if with_value else result, fn.ret.loc)
+    value = (y, aux) if has_aux else y
+    if with_value:
+        ret = Return((value, result), fn.ret.loc)
+    else:
+        ret = Return((result, aux) if has_aux else result, fn.ret.loc)
     body = _dead_code_eliminated(
         _substituted(fn.body, b.replace) + b.body, {v for v in ret.operands() if isinstance(v, Var)}
     )

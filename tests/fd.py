@@ -25,3 +25,19 @@ def numeric_grad(f, args, argnum=0, eps=1e-6):
         down = f(*args)
         out[i] = (up - down) / (2 * eps)
     return out
+
+
+def numeric_jacobian(f, args, argnum=0, eps=1e-6):
+    """∂f/∂args[argnum] by central differences, shaped f's output shape + the argument's shape."""
+    args = list(args)
+    x = np.asarray(args[argnum], dtype=np.float64)
+    out = np.zeros(np.shape(f(*args)) + x.shape)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += eps
+        xm[i] -= eps
+        args[argnum] = xp if x.shape else float(xp)
+        up = f(*args)
+        args[argnum] = xm if x.shape else float(xm)
+        out[(...,) + i] = (up - f(*args)) / (2 * eps)
+    return out

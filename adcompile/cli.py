@@ -154,7 +154,12 @@ def _explain_or_graph(args, fn) -> int:
                 f"{args.command} needs the point to work at: --at V1 V2 ..., one number per parameter of "
                 f"{fn.__name__}({params})"
             )
-        at = tuple(_value(v) for v in args.at)
+        at = [_value(v) for v in args.at]
+        for i, p in enumerate(list(inspect.signature(fn).parameters.values())[: len(at)]):
+            # a whole number for a parameter whose default is an int (a count, n=3) stays an int
+            if type(p.default) is int and isinstance(at[i], float) and at[i].is_integer():
+                at[i] = int(at[i])
+        at = tuple(at)
         if args.command == "explain":
             print(explain(fn, at, args.format, args.ascii), end="")
             return 0

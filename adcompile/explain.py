@@ -383,7 +383,8 @@ class _Tracer:
         else:
             bounds = range(*(int(self.value(b)) for b in st.bounds))
             counts = reversed(bounds) if st.reverse else bounds
-            what = f"for {self.base[st.index]} in {'reversed(' if st.reverse else ''}range({', '.join(self.show(b) for b in st.bounds)}){')' if st.reverse else ''}"
+            rng = f"range({', '.join(self.show(b) for b in st.bounds)})"
+            what = f"for {self.base[st.index]} in {f'reversed({rng})' if st.reverse else rng}"
         self.events.append(f"{what}: the loop runs")
         k = 0
         for count in counts:

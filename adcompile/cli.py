@@ -4,6 +4,8 @@ adcompile show FILE.py:func            the generated adjoint (gradient w.r.t. th
 adcompile show pkg.module:func --ir    the SSA decomposition in textbook notation
 adcompile show FILE.py:g --wrt x1,x3   the gradient with respect to x1 and x3
 adcompile show FILE.py:g --at 0.5 2 3  the version specialised to these argument values' types and shapes
+adcompile explain FILE.py:g --at 0.5 2 3   forward and reverse accumulation worked at a point, table by table
+adcompile graph FILE.py:g --at 0.5 2 3 -o g.svg   the computation graph with values, adjoints, local derivatives
 """
 
 from __future__ import annotations
@@ -102,9 +104,23 @@ def main(argv=None) -> int:
         help="specialise to these argument values (numbers or expressions like np.ones(3))",
     )
     show.add_argument("--raw", action="store_true", help="do not format with black")
+    explain = sub.add_parser("explain", help="work forward and reverse accumulation at a point, table by table")
+    explain.add_argument("function", help="FILE.py:func or module:func")
+    explain.add_argument("--at", nargs="+", metavar="V", help="the point: one number per parameter")
+    explain.add_argument("--ascii", action="store_true", help="ASCII notation (u[-1], d) instead of u₋₁, ∂")
+    explain.add_argument("--format", choices=("text", "markdown"), default="text", help="plain text or markdown")
+    graph = sub.add_parser("graph", help="draw the computation graph at a point (Graphviz DOT, SVG, PNG)")
+    graph.add_argument("function", help="FILE.py:func or module:func")
+    graph.add_argument("--at", nargs="+", metavar="V", help="the point: one number per parameter")
+    graph.add_argument("--output", type=int, metavar="K", help="whose adjoints to show: output K (from 1)")
+    graph.add_argument("--rules", action="store_true", help="label edges with the rule's expression too")
+    graph.add_argument("--ascii", action="store_true", help="ASCII notation (u[-1], d) instead of u₋₁, ∂")
+    graph.add_argument("-o", dest="out", metavar="PATH", help="write to PATH (.dot, or .svg/.png/.pdf drawn by dot)")
     args = parser.parse_args(argv)
 
     fn = load(args.function)
+    if args.command in ("explain", "graph"):
+        return _explain_or_graph(args, fn)
     try:
         if not callable(fn):
             raise TypeError(f"{args.function} is not a function")
@@ -116,6 +132,49 @@ def main(argv=None) -> int:
                 derivative_source(fn, _argnums(fn, args.wrt), with_value=args.value, args=at, black=not args.raw),
                 end="",
             )
+    except AdCompileError as e:
+        print(f"adcompile: {e}", file=sys.stderr)
+        return 1
+    except (TypeError, ValueError) as e:
+        print(f"adcompile: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _explain_or_graph(args, fn) -> int:
+    from .explain import explain
+    from .graph import render, to_dot
+
+    try:
+        if not callable(fn):
+            raise TypeError(f"{args.function} is not a function")
+        if not args.at:
+            params = ", ".join(inspect.signature(fn).parameters)
+            raise TypeError(
+                f"{args.command} needs the point to work at: --at V1 V2 ..., one number per parameter of "
+                f"{fn.__name__}({params})"
+            )
+        at = [_value(v) for v in args.at]
+        for i, p in enumerate(list(inspect.signature(fn).parameters.values())[: len(at)]):
+            # a whole number for a parameter whose default is an int (a count, n=3) stays an int
+            if type(p.default) is int and isinstance(at[i], float) and at[i].is_integer():
+                at[i] = int(at[i])
+        at = tuple(at)
+        if args.command == "explain":
+            print(explain(fn, at, args.format, args.ascii), end="")
+            return 0
+        output = 0 if args.output is None else args.output - 1
+        if args.output is None:
+            from .explain import trace
+
+            m = len(trace(fn, at).outputs)
+            if m > 1:
+                raise ValueError(f"{fn.__name__}() has {m} outputs; choose one with --output K, K from 1 to {m}")
+        dot = to_dot(fn, at, output, rules=args.rules, ascii_only=args.ascii)
+        if args.out is None:
+            print(dot, end="")
+        else:
+            print(f"adcompile: {render(dot, args.out)[1]}")
     except AdCompileError as e:
         print(f"adcompile: {e}", file=sys.stderr)
         return 1

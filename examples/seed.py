@@ -17,6 +17,14 @@ def g(x1, x2, x3):
     return y1 + y2
 
 
+def pair(x1, x2, x3):
+    """y1 and y2 as two outputs: ``adcompile explain examples/seed.py:pair --at 0.5 2 3`` works the example by hand,
+    3 forward sweeps (one per input) against 2 reverse sweeps (one per output)."""
+    y1 = x1 * (x2 - x3)
+    y2 = x3 * np.log(1 - x1)
+    return y1, y2
+
+
 if __name__ == "__main__":
     dg = grad(g, argnums=(0, 1, 2))
     print("g(0.5, 2, 3)      =", g(0.5, 2.0, 3.0))

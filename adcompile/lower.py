@@ -23,6 +23,7 @@ from .errors import AdCompileError, Location, NonDifferentiableError, Unsupporte
 from .frontend import Source, read_source
 from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
+from .rules_more import weighted_average
 from .rules_multi import MULTIPLE
 from .rules_shape import PACKING
 from .runtime import astype, astype_steps, list_append, new_list, setitem, unpacked
@@ -1024,6 +1025,9 @@ class Lowerer:
             return self.inline(callee, args, kwargs, node, hint)
         if callee.obj in MULTIPLE:
             return self.several(callee, prim, args, kwargs, node)
+        weights = args[2] if len(args) > 2 else kwargs.get("weights", Const(None))
+        if callee.obj is np.average and not _is_none(weights):
+            return self.weighted_average(args, kwargs, node, hint)
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
 
     def total(self, node: ast.Call, hint):
@@ -1112,6 +1116,22 @@ class Lowerer:
         if saved is not None:
             self.scope[name] = saved
         return Pack(tuple(items), "list")
+
+    def weighted_average(self, args, kwargs, node, hint):
+        """``np.average(x, axis, weights=w)``: ``weighted_average(x, w, axis=...)``, whose rules differentiate both
+        (a keyword argument could only be a literal)."""
+        try:
+            bound = inspect.signature(np.average).bind(*args, **kwargs).arguments
+        except TypeError as e:
+            raise UnsupportedSyntaxError(f"np.average(): {e}", self.loc(node)) from None
+        returned = bound.pop("returned", Const(False))
+        if not (isinstance(returned, Const) and returned.value is False):
+            raise UnsupportedSyntaxError(
+                "np.average(..., returned=...) is not supported with weights", self.loc(node),
+                hint="compute the sum of the weights separately: np.sum(w, axis=...)",
+            )
+        extra = {k: v for k, v in bound.items() if k not in ("a", "weights")}
+        return self.at(node).call(lookup(weighted_average), bound["a"], bound["weights"], hint=hint, **extra)
 
     def several(self, callee: _Ref, prim, args, kwargs, node):
         """A function returning several arrays: one call, then one primitive per output (see rules_multi)."""
@@ -1247,6 +1267,10 @@ def _op_text(node) -> str:
         ast.Not: "not",
         ast.Invert: "~",
     }.get(type(node.op), type(node.op).__name__)
+
+
+def _is_none(op) -> bool:
+    return isinstance(op, Const) and op.value is None
 
 
 def _no_rule(callee: _Ref, loc: Location):

@@ -209,6 +209,10 @@ def one_operand_einsum(T):
     return np.sum(np.sin(np.einsum("ijk->kj", T))) + np.sum(np.einsum("ijk->i", T) ** 2)
 
 
+def weighted_scores(x, w, v):
+    return np.sum(np.average(x, axis=1, weights=v) ** 2) + np.average(np.sin(x), weights=w)
+
+
 REALISTIC = [
     pytest.param(quadratic_form, (X.V3, A), id="x @ A @ x"),
     pytest.param(least_squares, (A, X.V3), id="least squares via solve"),
@@ -229,6 +233,7 @@ REALISTIC = [
     pytest.param(batched, (X.T234, X.V4), id="batched matmul, moveaxis"),
     pytest.param(bilinear_einsum, (X.M33, X.V3, X.W3), id="einsum of two operands"),
     pytest.param(one_operand_einsum, (X.T234,), id="einsum of one operand"),
+    pytest.param(weighted_scores, (X.M34, X.draw(3, 4, seed=5, lo=0.5, hi=2.0), X.V4 + 3.0), id="weighted averages"),
 ]
 
 

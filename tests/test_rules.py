@@ -573,6 +573,14 @@ SAMPLES = {
     R.interp_adjoint: Given(call(X.draw(6, seed=6), INTERP_X, XP), call(X.draw(6, seed=5), INTERP_X, XP, right=1.0)),
     R.interp_slope: Given(call(INTERP_X, XP, X.V5)),
     R.trapezoid_weights: Given(call((3, 4), np.array([0.0, 0.3, 1.1, 1.5]))),
+    # more: weighted averages (weights of the array's shape, or 1-D along an axis; kept away from a zero sum)
+    R.weighted_average: Given(
+        call(X.M34, X.draw(3, 4, seed=7, lo=0.5, hi=2.0)),
+        call(X.M34, X.draw(4, seed=7, lo=0.5, hi=2.0), axis=1),
+        call(X.T234, X.draw(3, seed=8, lo=0.5, hi=2.0), axis=-2, keepdims=True),
+        call(X.M34, X.draw(3, 4, seed=9, lo=0.5, hi=2.0), axis=0),
+    ),
+    R.aligned: Given(call(X.V4, X.M34, axis=1), call(X.M34, X.M34), call(X.V3, X.T234, axis=-2)),
     # more: covariance
     np.cov: Given(call(X.M34), call(X.M45, bias=True), call(X.M43, ddof=0)),
     np.corrcoef: Given(call(X.M34), call(X.M45)),

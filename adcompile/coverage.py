@@ -106,7 +106,7 @@ def rows() -> list[Row]:
     out = []
     for prim in _REGISTRY.values():
         if prim.fn in PACKING:  # joins a list of values: each gets its part of the adjoint (reverse.py)
-            out.append(Row(_name(prim), "shape", True, False, True))
+            out.append(Row(_name(prim), "shape", True, prim.jvp is not None, True))
             continue
         if prim.vjp is None and prim.jvp is None and prim.differentiable:
             continue  # registered in passing (a callable looked up by the builder), with nothing to say about it

@@ -470,6 +470,12 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
             c = b.call(np.moveaxis, c, axis, Const(0))
         adj[xs] = c if xs not in adj else b.call(operator.add, adj[xs], c, hint=adjoint_hint(xs))
         return
+    if prim.fn in PACKING and prim.fn is not np.array:  # its rule gives a list of parts, not the list's adjoint
+        raise NonDifferentiableError(
+            f"{prim.display}() of a list made at run time is not differentiable yet",
+            st.loc,
+            hint="write the list in the call (np.concatenate([a, b])), or use np.stack",
+        )
     if prim.vjp is None:
         raise NonDifferentiableError(
             f"{prim.display}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.display})"

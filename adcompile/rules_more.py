@@ -215,9 +215,14 @@ def _(g, ans, x):
     return reshape_like(g, x)
 
 
-@jvp(np.asarray, np.asanyarray, np.array, np.ascontiguousarray, np.real)
+@jvp(np.asarray, np.asanyarray, np.ascontiguousarray, np.real)
 def _(g, ans, x):
     return g
+
+
+@jvp(np.array)  # of an array, or of a list of values: the tangents of its elements, joined the same way
+def _(g, ans, x):
+    return np.array(g)
 
 
 @derivative(np.conjugate)

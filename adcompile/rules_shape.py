@@ -644,6 +644,11 @@ READ_ONLY_VIEWS.update(id(_fn) for _fn in (np.broadcast_to, np.diagonal, np.diag
 # The list is one operand (a Pack). Each element's adjoint is its part of g (runtime.part_of), which the reverse
 # sweep takes for each element that needs one; with known shapes it is a plain subscript of g.
 
+#
+# The rules below state the same calculus for a list as one argument: its tangent is the list of its elements'
+# tangents (zeros for those that do not vary) and its adjoint the list of their parts (parts_of). The reverse
+# sweep does not call them (it takes each element's part where it is needed); a forward transform can.
+
 PACKING = {
     np.array: "array", np.stack: "stack", np.concatenate: "concatenate", np.hstack: "hstack", np.vstack: "vstack",
     new_list: "array",
@@ -653,6 +658,89 @@ for _fn in PACKING:
 primitive(new_list, shape=A.listed)
 NEW_OBJECTS.update(id(_fn) for _fn in PACKING)
 primitive(part_of, shape=A.unknown)
+
+
+def parts_of(g, xs, how: str, axis=0):
+    """The adjoints of all the elements of ``xs`` joined by ``how`` (see ``runtime.part_of``), as a list."""
+    return [part_of(g, xs, k, how, axis) for k in range(len(xs))]
+
+
+def joined(xs, how: str, axis=0):
+    """``xs`` joined as ``how`` joins them: ``np.stack(xs, axis)``, ``np.concatenate(xs, axis)``, ``np.hstack``,
+    ``np.vstack`` or ``np.array(xs)``; the transpose of :func:`parts_of`."""
+    if how in ("stack", "concatenate"):
+        return getattr(np, how)(xs, axis=axis)
+    return getattr(np, how)(xs)
+
+
+@vjp(np.stack)
+def _(g, ans, arrays, axis=0):
+    return parts_of(g, arrays, "stack", axis)
+
+
+@jvp(np.stack)
+def _(g, ans, arrays, axis=0):
+    return np.stack(g, axis=axis)
+
+
+@vjp(np.concatenate)
+def _(g, ans, arrays, axis=0):
+    return parts_of(g, arrays, "concatenate", axis)
+
+
+@jvp(np.concatenate)
+def _(g, ans, arrays, axis=0):
+    return np.concatenate(g, axis=axis)
+
+
+@vjp(np.hstack)
+def _(g, ans, tup):
+    return parts_of(g, tup, "hstack")
+
+
+@jvp(np.hstack)
+def _(g, ans, tup):
+    return np.hstack(g)
+
+
+@vjp(np.vstack)
+def _(g, ans, tup):
+    return parts_of(g, tup, "vstack")
+
+
+@jvp(np.vstack)
+def _(g, ans, tup):
+    return np.vstack(g)
+
+
+@vjp(new_list)
+def _(g, ans, xs):
+    return parts_of(g, xs, "array")
+
+
+@jvp(new_list)
+def _(g, ans, xs):
+    return new_list(g)
+
+
+@vjp(parts_of, shape=A.unknown)  # linear in g; xs only gives the shapes
+def _(h, ans, g, xs, how, axis=0):
+    return joined(h, how, axis), None
+
+
+@jvp(parts_of)
+def _(h, ans, g, xs, how, axis=0):
+    return parts_of(h, xs, how, axis), None
+
+
+@vjp(joined, shape=A.unknown)
+def _(g, ans, xs, how, axis=0):
+    return parts_of(g, xs, how, axis)
+
+
+@jvp(joined)
+def _(g, ans, xs, how, axis=0):
+    return joined(g, how, axis)
 
 
 @fold(part_of)

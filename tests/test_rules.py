@@ -395,6 +395,10 @@ SAMPLES = {
     astype: Given(call(M23, "float64"), call(V3, "float64")),
     cast_like: Given(call(M23, M23), call(1.5, 2.5)),
     list_append: CheckedElsewhere("tests/test_loops.py::test_lists_as_containers"),
+    **{
+        fn: CheckedElsewhere("tests/test_joining.py::test_rules_of_a_list_argument")
+        for fn in (np.stack, np.concatenate, np.hstack, np.vstack, adcompile.runtime.new_list, S.parts_of, S.joined)
+    },
     written_part: Given(call(V4, (np.array([0, 2, 0]),)), call(M23, (slice(None), 1)), call(V4, (V4 > 0,))),
     # shape and layout
     np.reshape: Given(call(X.M23, shape=(3, 2)), call(X.M23, shape=(-1,)), call(X.T234, shape=(4, -1))),

@@ -24,7 +24,7 @@ from .frontend import Source, read_source
 from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_more import weighted_average
-from .rules_multi import MULTIPLE
+from .rules_multi import MULTIPLE, svd_u_full, svd_vh_full
 from .rules_shape import PACKING
 from .runtime import astype, astype_steps, list_append, new_list, setitem, unpacked
 
@@ -1143,6 +1143,10 @@ class Lowerer:
                     self.loc(node),
                     hint=f"call {callee.text} without {key}= and use the outputs you need",
                 )
+        if callee.obj is np.linalg.svd:
+            full = kwargs.get("full_matrices", args[1] if len(args) > 1 else Const(True))
+            if not (isinstance(full, Const) and full.value is False):  # U and Vh are refused where used
+                outputs = (svd_u_full, outputs[1], svd_vh_full)
         result = self.at(node).call(prim, *args, **kwargs)
         # each output's primitive takes the function's array arguments, then the result: out(a, [b,] result)
         operands = args[: len(inspect.signature(outputs[0]).parameters) - 1]

@@ -37,6 +37,7 @@ from .ir import (
 )
 from .lower import lower_rule
 from .primitives import READ_ONLY_VIEWS, primitive, returns_new
+from .rules_multi import REFUSED
 from .rules_shape import PACKING
 from .runtime import index_add, owned, part_of, scalar_seed, zeros_like
 
@@ -476,6 +477,8 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
             st.loc,
             hint="write the list in the call (np.concatenate([a, b])), or use np.stack",
         )
+    if prim.fn in REFUSED:
+        raise NonDifferentiableError(REFUSED[prim.fn][0], st.loc, hint=REFUSED[prim.fn][1])
     if prim.vjp is None:
         raise NonDifferentiableError(
             f"{prim.display}() has no derivative rule", st.loc, hint=f"register one with @adcompile.vjp({prim.display})"

@@ -43,6 +43,11 @@ IDX2 = np.array([[0, 1], [2, 2]])
 ALONG = np.array([[0, 0, 1], [2, 1, 1], [3, 3, 3]])  # for a (3, 4) array along axis 1
 
 
+def svd_reduced(a):
+    """``np.linalg.svd`` with ``full_matrices=False``, the form whose singular vectors have derivatives."""
+    return np.linalg.svd(a, full_matrices=False)
+
+
 def symmetrised(fn):
     """``fn`` of the symmetric part of its argument: the function whose derivative a symmetric adjoint is."""
 

@@ -41,6 +41,24 @@ def singular_values(a):
     return np.sum(np.linalg.svd(a)[1] ** 2) + np.linalg.svd(a, full_matrices=False).S[0]
 
 
+def singular_vectors(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(u[:, 0] * s[0]) + np.sum(np.sin(vh[:, 0]) * np.arange(2.0)) + np.sum(u[:, 1] ** 3)
+
+
+def only_right_vectors(a):
+    return np.sum(np.linalg.svd(a, full_matrices=False).Vh[0] ** 3)
+
+
+def qr_both(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(q[:, 0] ** 3) + np.sum(np.sin(r))
+
+
+def qr_one_at_a_time(a):
+    return np.sum(np.linalg.qr(a)[1] ** 2) + np.sum(np.linalg.qr(a * 2.0).Q * A3[:, :2])
+
+
 def least_squares(a, b):
     x, residuals, rank, sv = np.linalg.lstsq(a, b)
     return np.sum(x**2 * np.arange(1.0, 3.0))
@@ -57,6 +75,12 @@ def least_squares_columns(a, b):
         (eigen_both, (A3,)),
         (eigen_by_field, (A3,)),
         (singular_values, (M42,)),
+        (singular_vectors, (M42,)),
+        (singular_vectors, (M42.T.copy(),)),
+        (only_right_vectors, (M42,)),
+        (qr_both, (A3,)),
+        (qr_both, (M42,)),
+        (qr_one_at_a_time, (M42[:3].copy(),)),
         (least_squares, (M42, B4)),
         (least_squares_columns, (M42, B4)),
     ],
@@ -71,9 +95,13 @@ def test_an_output_that_is_not_used_costs_nothing():
     assert not any("slogdet" in line for line in code)  # the sign is not used and log|det| needs only inv(cov)
 
 
-def uses_singular_vectors(a):
-    u, s, vh = np.linalg.svd(a, full_matrices=False)
+def singular_vectors_of_full_matrices(a):
+    u, s, vh = np.linalg.svd(a)
     return np.sum(u[:, 0] * s[0])
+
+
+def complete_qr(a):
+    return np.sum(np.linalg.qr(a, mode="complete")[0])
 
 
 def only_values_asked(a):
@@ -85,8 +113,12 @@ def index_not_known(a, k):
 
 
 def test_outputs_without_rules_and_unsupported_forms_are_errors():
-    with pytest.raises(NonDifferentiableError, match="no derivative rule"):
-        grad(uses_singular_vectors)(M42)
+    for a in (M42, A3):  # with the default full_matrices=True, even a square matrix (say so, with the fix)
+        with pytest.raises(NonDifferentiableError, match="full_matrices=False") as e:
+            grad(singular_vectors_of_full_matrices)(a)
+        assert "pass full_matrices=False" in e.value.hint and e.value.loc.line > 0
+    with pytest.raises(UnsupportedSyntaxError, match="mode"):
+        grad(complete_qr)(M42)
     with pytest.raises(UnsupportedSyntaxError, match="compute_uv"):
         grad(only_values_asked)(M42)
     with pytest.raises(UnsupportedSyntaxError, match="literal number"):

@@ -25,7 +25,7 @@ from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Sl
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_more import weighted_average
 from .rules_multi import MULTIPLE, svd_u_full, svd_vh_full
-from .rules_shape import PACKING
+from .rules_shape import PACKING, SPLITTING, split_part
 from .runtime import astype, astype_steps, list_append, new_list, setitem, unpacked
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
@@ -261,13 +261,16 @@ class Lowerer:
             if not (isinstance(target, ast.Tuple) and len(target.elts) == len(it.args)):
                 raise UnsupportedSyntaxError(f"unpack zip(...) into {len(it.args)} names", self.loc(target))
             return [s for t, a in zip(target.elts, it.args) for s in self.elements(t, a, k, lengths, st)]
-        if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
-            # a literal sequence of values: each is computed once, before the loop; element k is chosen by k
+        literal = isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts)
+        seq = None if literal else self.expr(it, allow_tuple=True)
+        if literal or isinstance(seq, tuple):
+            # a literal sequence of values, or the parts of np.split(...): each is computed once, before the loop;
+            # element k is chosen by k
             names = []
-            for e in it.elts:
+            for v in (self.expr(e) for e in it.elts) if literal else seq:
                 self.hidden += 1
                 names.append(f"<element {self.hidden}>")
-                self.scope[names[-1]] = self.expr(e)
+                self.scope[names[-1]] = v
             lengths.append(Const(len(names)))
             if not names:
                 return []
@@ -278,7 +281,7 @@ class Lowerer:
         else:
             self.hidden += 1
             name = f"<sequence {self.hidden}>"
-            self.scope[name] = self.expr(it)
+            self.scope[name] = seq
             lengths.append(self.b.call(len, self.scope[name]))
             value = _synthetic(st, ast.Subscript(ast.Name(name, ast.Load()), position, ast.Load()))
         if isinstance(target, ast.Tuple):
@@ -1016,6 +1019,8 @@ class Lowerer:
                 self.unsupported(arg)
         if any(k.arg is None for k in node.keywords):
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
+        if callee.obj in SPLITTING:
+            return self.split(callee, node)
         if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp)):
             args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
         else:
@@ -1116,6 +1121,42 @@ class Lowerer:
         if saved is not None:
             self.scope[name] = saved
         return Pack(tuple(items), "list")
+
+    def split(self, callee: _Ref, node: ast.Call):
+        """``np.split(x, 2)`` or ``np.split(x, [1, 3], axis=1)`` (and array_split, hsplit, vsplit, dsplit): one call,
+        then one ``split_part`` per part; the sections or indices must be literals, so the parts are counted now."""
+        how = SPLITTING[callee.obj]
+        try:
+            bound = inspect.signature(callee.obj).bind(*node.args, **{k.arg: k.value for k in node.keywords})
+        except TypeError as e:
+            raise UnsupportedSyntaxError(f"{callee.text}(): {e}", self.loc(node)) from None
+        x = self.expr(bound.arguments["ary"])
+        where = bound.arguments["indices_or_sections"]
+        if isinstance(where, (ast.List, ast.Tuple)):
+            items = [self.expr(e) for e in where.elts]
+            literal = all(isinstance(v, Const) and isinstance(v.value, int) for v in items)
+            sections = Const(tuple(v.value for v in items)) if literal else None
+        else:
+            value = self.expr(where)
+            literal = isinstance(value, (Const, Global)) and isinstance(value.value, int) and value.value > 0
+            sections = Const(value.value) if literal else None
+        if sections is None:
+            raise UnsupportedSyntaxError(
+                f"the sections of {callee.text}() must be a literal number or a literal list of indices",
+                self.loc(where),
+                hint="the number of parts must be known when compiling: np.split(x, 2), np.split(x, [1, 3])",
+            )
+        axis = self.expr(bound.arguments["axis"]) if "axis" in bound.arguments else Const(0)
+        if not (isinstance(axis, Const) and isinstance(axis.value, int)):
+            raise UnsupportedSyntaxError(f"the axis of {callee.text}() must be a literal number", self.loc(node))
+        count = len(sections.value) + 1 if isinstance(sections.value, tuple) else sections.value
+        extra = {"axis": axis} if how in ("split", "array_split") and axis.value != 0 else {}
+        parts = self.at(node).call(lookup(callee.obj), x, sections, **extra)
+        kwargs = {"sections": sections, "axis": axis, "how": Const(how)}
+        values = tuple(
+            self.at(node).call(lookup(split_part), x, parts, position=Const(k), **kwargs) for k in range(count)
+        )
+        return _Outputs(values, ())
 
     def weighted_average(self, args, kwargs, node, hint):
         """``np.average(x, axis, weights=w)``: ``weighted_average(x, w, axis=...)``, whose rules differentiate both

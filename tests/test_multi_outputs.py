@@ -123,3 +123,68 @@ def test_outputs_without_rules_and_unsupported_forms_are_errors():
         grad(only_values_asked)(M42)
     with pytest.raises(UnsupportedSyntaxError, match="literal number"):
         grad(index_not_known)(A3, 1)
+
+
+# ── np.split and its kin: the number of parts is known from the literal sections ─────────────────────
+
+import adcompile.api  # noqa: E402
+
+M46 = RNG.normal(size=(4, 6))
+V7 = RNG.normal(size=7)
+
+
+def halves(x):
+    a, b = np.split(x, 2)
+    return np.sum(np.sin(a) * b)
+
+
+def third_of_three(x):
+    return np.sum(np.split(x, [1, 3], axis=1)[2] ** 2)
+
+
+def uneven(v):
+    a, b, c = np.array_split(v, 3)
+    return np.sum(a**2) + np.sum(np.cos(c))
+
+
+def sideways(x):
+    left, right = np.hsplit(x, 2)
+    top, bottom = np.vsplit(x, [3])
+    return np.sum(left * right) + np.sum(top) * np.sum(bottom**2) + np.sum(np.dsplit(x[None], 3)[1])
+
+
+def over_the_parts(x):
+    total = 0.0
+    for part in np.split(x, 3, axis=-1):
+        total = total * np.sum(part) + np.sum(part**2)
+    return total
+
+
+@pytest.fixture(params=["specialised", "generic"])
+def code(request, monkeypatch):
+    if request.param == "generic":
+        monkeypatch.setattr(adcompile.api, "MAX_SPECIALISATIONS", 0)
+    return request.param
+
+
+@pytest.mark.parametrize(
+    "f, x",
+    [(halves, M46), (third_of_three, M46), (uneven, V7), (sideways, M46), (over_the_parts, M46)],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_gradients_through_split_parts(f, x, code):
+    check(f, x)
+
+
+def test_a_part_that_is_not_used_costs_nothing_and_a_used_one_is_padded():
+    src = derivative_source(third_of_three, args=(M46,))
+    assert src.count("np.pad(") == 1 and "_t1[0]" not in src and "_t1[1]" not in src
+
+
+def sections_computed(x, n):
+    return np.sum(np.split(x, n)[0])
+
+
+def test_split_needs_literal_sections():
+    with pytest.raises(UnsupportedSyntaxError, match="literal number or a literal list"):
+        grad(sections_computed)(M46, 2)

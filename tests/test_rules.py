@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import array_samples as X
 import numpy as np
 import pytest
-from array_samples import Output, Symmetric
+from array_samples import Output, Split, Symmetric
 from fd import numeric_grad
 
 import adcompile
@@ -444,6 +444,26 @@ SAMPLES = {
     S.untake_along_axis: Given(call(X.M33, X.M34, X.ALONG), call(X.M34, X.M34, np.argsort(X.M34, axis=0), axis=0)),
     S.diagonal_adjoint: Given(call(X.V3, X.M33), call(X.V2, X.M23, offset=1)),
     S.diag_adjoint: Given(call(X.M33, X.V3), call(X.V2, X.M23, k=1)),
+    # splitting: one part of np.split(x, ...) (the result it reads is recomputed: see array_samples.Split)
+    S.split_part: Split(
+        call(X.V6, position=1, sections=3),
+        call(X.M34, position=2, sections=(1, 3), axis=1),
+        call(X.V5, position=0, sections=2, how="array_split"),
+        call(X.T234, position=1, sections=2, how="dsplit"),
+        call(X.M23, position=0, sections=(1,), how="vsplit"),
+        call(X.M34, position=1, sections=2, how="hsplit"),
+    ),
+    S.unsplit: Given(
+        call(X.V2, X.V6, position=1, sections=3),
+        call(X.M32, X.M34, position=1, sections=(1, 3), axis=1),
+        call(X.V3, X.V5, position=0, sections=2, how="array_split"),
+        call(X.T214, X.T234, position=0, sections=(1,), axis=-2),
+    ),
+    S.cut_part: Given(
+        call(X.V6, position=1, sections=3),
+        call(X.M34, position=2, sections=(1, 3), axis=1),
+        call(X.M34, position=0, sections=2, how="hsplit"),
+    ),
     # contractions and linear algebra
     operator.matmul: Given(
         call(X.M23, X.M34),

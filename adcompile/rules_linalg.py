@@ -170,20 +170,43 @@ def _einsum_transposed(g, subscripts: str, operands, k: int):
     return out
 
 
-def contract(subscripts, a, b=None):
-    """``np.einsum(subscripts, a)``, or ``np.einsum(subscripts, a, b)`` when ``b`` is given."""
-    return np.einsum(subscripts, a) if b is None else np.einsum(subscripts, a, b)
+# Up to five operands: a, b, then c, d, e, which are None when absent (calls leave trailing Nones out).
 
 
-def einsum_left(g, b, a, subscripts):
-    """The adjoint of ``a`` in ``contract(subscripts, a, b)`` for the result's adjoint ``g`` (``b`` may be None)."""
-    return _einsum_transposed(g, subscripts, (a,) if b is None else (a, b), 0)
+def _present(*operands):
+    return tuple(op for op in operands if op is not None)
 
 
-def einsum_right(g, a, b, subscripts):
-    """The adjoint of ``b`` in ``np.einsum(subscripts, a, b)`` for the result's adjoint ``g``; None without ``b``
-    (generated code never asks for it then: only a rule called directly, by a test, does)."""
-    return None if b is None else _einsum_transposed(g, subscripts, (a, b), 1)
+def contract(subscripts, a, b=None, c=None, d=None, e=None):
+    """``np.einsum(subscripts, a, ...)`` of the operands that are given."""
+    return np.einsum(subscripts, *_present(a, b, c, d, e))
+
+
+def einsum_left(g, b, a, subscripts, c=None, d=None, e=None):
+    """The adjoint of ``a`` in ``contract(subscripts, a, b, ...)`` for the result's adjoint ``g`` (``b`` may be
+    None)."""
+    return _einsum_transposed(g, subscripts, _present(a, b, c, d, e), 0)
+
+
+def einsum_right(g, a, b, subscripts, c=None, d=None, e=None):
+    """The adjoint of ``b`` in ``np.einsum(subscripts, a, b, ...)`` for the result's adjoint ``g``; None without
+    ``b`` (generated code never asks for it then: only a rule called directly, by a test, does)."""
+    return None if b is None else _einsum_transposed(g, subscripts, _present(a, b, c, d, e), 1)
+
+
+def einsum_at(g, position, subscripts, a, b, c, d=None, e=None):
+    """The adjoint of operand ``position`` (2, 3 or 4) of ``np.einsum(subscripts, a, b, c, ...)``; None when there
+    is no such operand (only a rule called directly, by a test, asks then)."""
+    operands = _present(a, b, c, d, e)
+    return None if position >= len(operands) else _einsum_transposed(g, subscripts, operands, position)
+
+
+def contract_at(h, position, subscripts, a, b, c, d=None, e=None):
+    """``np.einsum(subscripts, a, b, c, ...)`` with operand ``position`` replaced by ``h``: linear in ``h``, the
+    transpose of :func:`einsum_at`."""
+    operands = list(_present(a, b, c, d, e))
+    operands[position] = h
+    return np.einsum(subscripts, *operands)
 
 
 # ── contractions ─────────────────────────────────────────────────────────────────────────────────────
@@ -326,8 +349,8 @@ def _(g, ans, a, b, axis=None):
 
 
 def _einsum_form(avals, kwargs, loc):
-    if len(avals) > 3:
-        raise AdCompileError("adcompile differentiates np.einsum of one or two operands", loc)
+    if len(avals) > 6:
+        raise AdCompileError("adcompile differentiates np.einsum of one to five operands", loc)
 
 
 # The subscripts are the first operand, a literal string: the shape rule cannot read it, so shapes after an
@@ -337,13 +360,27 @@ def _einsum_form(avals, kwargs, loc):
     contract,
     shape=lambda avals, kwargs, loc=None: _einsum_form(avals, kwargs, loc) or A.Aval(None, "f", None),
 )
-def _(g, ans, subscripts, a, b=None):
-    return None, einsum_left(g, b, a, subscripts), einsum_right(g, a, b, subscripts)
+def _(g, ans, subscripts, a, b=None, c=None, d=None, e=None):
+    return (
+        None,
+        einsum_left(g, b, a, subscripts, c, d, e),
+        einsum_right(g, a, b, subscripts, c, d, e),
+        einsum_at(g, 2, subscripts, a, b, c, d, e),
+        einsum_at(g, 3, subscripts, a, b, c, d, e),
+        einsum_at(g, 4, subscripts, a, b, c, d, e),
+    )
 
 
 @jvp(np.einsum, contract)
-def _(g, ans, subscripts, a, b=None):
-    return None, contract(subscripts, g, b), contract(subscripts, a, g)
+def _(g, ans, subscripts, a, b=None, c=None, d=None, e=None):
+    return (
+        None,
+        contract(subscripts, g, b, c, d, e),
+        contract(subscripts, a, g, c, d, e),
+        contract(subscripts, a, b, g, d, e),
+        contract(subscripts, a, b, c, g, e),
+        contract(subscripts, a, b, c, d, g),
+    )
 
 
 # ── the helpers' rules: bilinear in (g, the other operand); the last operand only gives a shape ────────
@@ -421,25 +458,52 @@ def _(h, ans, g, a, b):
     return kron_right(h, a, b), kron_right(g, h, b), None
 
 
-# <H, einsum_left(g, b, a)> = <g, contract(subscripts, H, b)>
+# <H, einsum_left(g, b, a)> = <g, contract(subscripts, H, b)>. With a third operand or more, only g and b are
+# differentiated again (the operands after them return None: such a second derivative is refused).
 @vjp(einsum_left, shape=_like_last)
-def _(h, ans, g, b, a, subscripts):
-    return contract(subscripts, h, b), einsum_right(g, h, b, subscripts), None, None
+def _(h, ans, g, b, a, subscripts, c=None, d=None, e=None):
+    return contract(subscripts, h, b, c, d, e), einsum_right(g, h, b, subscripts, c, d, e), None, None, None, None, None
 
 
 @jvp(einsum_left)
-def _(h, ans, g, b, a, subscripts):
-    return einsum_left(h, b, a, subscripts), einsum_left(g, h, a, subscripts), None, None
+def _(h, ans, g, b, a, subscripts, c=None, d=None, e=None):
+    return (
+        einsum_left(h, b, a, subscripts, c, d, e), einsum_left(g, h, a, subscripts, c, d, e), None, None, None, None, None
+    )  # fmt: skip
 
 
 @vjp(einsum_right, shape=_like_last)
-def _(h, ans, g, a, b, subscripts):
-    return contract(subscripts, a, h), einsum_left(g, h, a, subscripts), None, None
+def _(h, ans, g, a, b, subscripts, c=None, d=None, e=None):
+    return contract(subscripts, a, h, c, d, e), einsum_left(g, h, a, subscripts, c, d, e), None, None, None, None, None
 
 
 @jvp(einsum_right)
-def _(h, ans, g, a, b, subscripts):
-    return einsum_right(h, a, b, subscripts), einsum_right(g, h, b, subscripts), None, None
+def _(h, ans, g, a, b, subscripts, c=None, d=None, e=None):
+    return (
+        einsum_right(h, a, b, subscripts, c, d, e), einsum_right(g, h, b, subscripts, c, d, e), None, None, None, None, None
+    )  # fmt: skip
+
+
+# einsum_at and contract_at are linear in their first operand and transposes of each other; the other operands are
+# not differentiated again (None: refused).
+@vjp(einsum_at, shape=A.unknown)
+def _(h, ans, g, position, subscripts, a, b, c, d=None, e=None):
+    return contract_at(h, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
+
+
+@jvp(einsum_at)
+def _(h, ans, g, position, subscripts, a, b, c, d=None, e=None):
+    return einsum_at(h, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
+
+
+@vjp(contract_at, shape=A.unknown)
+def _(g, ans, h, position, subscripts, a, b, c, d=None, e=None):
+    return einsum_at(g, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
+
+
+@jvp(contract_at)
+def _(g, ans, h, position, subscripts, a, b, c, d=None, e=None):
+    return contract_at(g, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
 
 
 # ── folds: the transposed contractions as plain NumPy when there are no batch axes ───────────────────

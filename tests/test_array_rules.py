@@ -209,6 +209,14 @@ def one_operand_einsum(T):
     return np.sum(np.sin(np.einsum("ijk->kj", T))) + np.sum(np.einsum("ijk->i", T) ** 2)
 
 
+def einsum_of_three_and_four(W, x, y):
+    return (
+        np.einsum("i,i,i", x, x, y)
+        + np.sum(np.einsum("ij,jk,kl->il", W, W.T, W) ** 2)
+        + np.einsum("i,ij,jk,k", x, W, W.T, y)
+    )
+
+
 def weighted_scores(x, w, v):
     return np.sum(np.average(x, axis=1, weights=v) ** 2) + np.average(np.sin(x), weights=w)
 
@@ -233,6 +241,7 @@ REALISTIC = [
     pytest.param(batched, (X.T234, X.V4), id="batched matmul, moveaxis"),
     pytest.param(bilinear_einsum, (X.M33, X.V3, X.W3), id="einsum of two operands"),
     pytest.param(one_operand_einsum, (X.T234,), id="einsum of one operand"),
+    pytest.param(einsum_of_three_and_four, (X.M33, X.V3, X.W3), id="einsum of three and four operands"),
     pytest.param(weighted_scores, (X.M34, X.draw(3, 4, seed=5, lo=0.5, hi=2.0), X.V4 + 3.0), id="weighted averages"),
 ]
 
@@ -332,8 +341,8 @@ def dot_with_3d(x):
     return np.sum(np.dot(x, X.T234))
 
 
-def einsum_of_three(x):
-    return np.einsum("i,i,i", x, x, x)
+def einsum_of_six(x):
+    return np.einsum("i,i,i,i,i,i", x, x, x, x, x, x)
 
 
 def cross_of_2_vectors(x):
@@ -358,7 +367,7 @@ def roll_two_axes(x):
         (dot_with_3d, X.M23, "1 or 2 dimensions"),
         (spectral_norm, X.M23, "ord=2"),
         (roll_two_axes, X.M23, "integer shift"),
-        (einsum_of_three, X.V3, "at most 3 positional arguments"),
+        (einsum_of_six, X.V3, "at most 6 positional arguments"),
         (cross_of_2_vectors, X.M32, "3-vectors"),
         (cross_with_scalar, X.V3, "3-vectors"),
     ],

@@ -226,6 +226,9 @@ EINSUM = Given(
     call("ii,i->i", X.M33, X.V3),
     call("i,jk->ij", X.V3, X.M23),
     call("bij,bjk->bik", X.T234, X.draw(2, 4, 2, seed=9)),
+    call("ij,jk,kl->il", X.M23, X.M34, X.M45),
+    call("i,ij,j", X.V2, X.M23, X.V3),
+    call("ii,i,i->i", X.M33, X.V3, X.W3),
 )
 
 ZNAN = np.where(np.arange(24).reshape(2, 3, 4) % 7 == 3, 0.0, TNAN)  # zeros among the NaNs
@@ -492,10 +495,21 @@ SAMPLES = {
     np.einsum: EINSUM,
     L.contract: EINSUM,
     L.einsum_left: Given(
-        call(X.M24, X.M34, X.M23, "ij,jk->ik"), call(1.5, X.W3, X.V3, "i,i"), call(X.V3, X.V3, X.M33, "ii,i->i")
+        call(X.M24, X.M34, X.M23, "ij,jk->ik"), call(1.5, X.W3, X.V3, "i,i"), call(X.V3, X.V3, X.M33, "ii,i->i"),
+        call(X.M24, X.M34, X.M23, "ij,jk,kl->il", X.draw(4, 4, seed=44)),
+    ),
+    L.einsum_at: Given(
+        call(X.M24, 2, "ij,jk,kl->il", X.M23, X.M34, X.M45[:, :4].copy()),
+        call(X.V2, 2, "i,ij,j->i", X.V2, X.M23, X.V3),
+        call(X.V3, 3, "ij,j,k,ik->i", X.M32, X.V2, X.W3, X.M33),
+    ),
+    L.contract_at: Given(
+        call(X.M45, 2, "ij,jk,kl->il", X.M23, X.M34, X.M45),
+        call(X.V3, 2, "i,ij,j->i", X.V2, X.M23, X.V3),
     ),
     L.einsum_right: Given(
-        call(X.M24, X.M23, X.M34, "ij,jk->ik"), call(1.5, X.V3, X.W3, "i,i"), call(X.M32, X.V3, X.M23, "i,jk->ij")
+        call(X.M24, X.M23, X.M34, "ij,jk->ik"), call(1.5, X.V3, X.W3, "i,i"), call(X.M32, X.V3, X.M23, "i,jk->ij"),
+        call(X.M24, X.M23, X.M34, "ij,jk,kl->il", X.draw(4, 4, seed=44)),
     ),
     np.linalg.inv: Given(call(X.D3), call(X.D233)),
     np.linalg.solve: Given(call(X.D3, X.V3), call(X.D3, X.M32), call(X.D233, X.M32), call(X.D233, X.V3)),
@@ -791,10 +805,25 @@ def weighted_sum(P, nargs: int):
         def f(x, y, z, w):
             return np.sum(P(x, y, z) * w)
 
-    else:
+    elif nargs == 4:
 
         def f(x, y, z, u, w):
             return np.sum(P(x, y, z, u) * w)
+
+    elif nargs == 5:
+
+        def f(x, y, z, u, v, w):
+            return np.sum(P(x, y, z, u, v) * w)
+
+    elif nargs == 6:
+
+        def f(x, y, z, u, v, r, w):
+            return np.sum(P(x, y, z, u, v, r) * w)
+
+    else:
+
+        def f(x, y, z, u, v, r, s, w):
+            return np.sum(P(x, y, z, u, v, r, s) * w)
 
     return f
 
@@ -816,10 +845,25 @@ def plain_sum(P, nargs: int):
         def f(x, y, z):
             return np.sum(P(x, y, z))
 
-    else:
+    elif nargs == 4:
 
         def f(x, y, z, u):
             return np.sum(P(x, y, z, u))
+
+    elif nargs == 5:
+
+        def f(x, y, z, u, v):
+            return np.sum(P(x, y, z, u, v))
+
+    elif nargs == 6:
+
+        def f(x, y, z, u, v, r):
+            return np.sum(P(x, y, z, u, v, r))
+
+    else:
+
+        def f(x, y, z, u, v, r, s):
+            return np.sum(P(x, y, z, u, v, r, s))
 
     return f
 

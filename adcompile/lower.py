@@ -1021,7 +1021,11 @@ class Lowerer:
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
         if callee.obj in SPLITTING:
             return self.split(callee, node)
-        if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp)):
+        if (
+            (callee.obj in PACKING or callee.obj is np.linalg.multi_dot)
+            and node.args
+            and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp))
+        ):
             args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
         else:
             args = [self.expr(a) for a in node.args]

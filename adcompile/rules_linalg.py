@@ -922,3 +922,90 @@ NEW_OBJECTS.update(
         np.linalg.norm, np.linalg.eigvalsh,
     )
 )  # fmt: skip
+
+
+# ── np.linalg.multi_dot([a, b, c, ...]): a chain of matrix products, its list written in the call ────────────
+# The list is one operand (a Pack, as for np.stack). The adjoint of element k is Lᵀ g Rᵀ, with L the product of the
+# elements before it and R of those after it (multi_dot_part); a 1-D first element is a row, a 1-D last one a
+# column. The reverse sweep takes each element's part where it is needed; the rules below, which treat the list as
+# one argument (its tangent the list of the elements' tangents, its adjoint the list of their parts), are for a
+# forward transform. The helpers' own derivatives are not written: their rules return None (refused).
+
+
+def _chain(arrays):
+    """The elements as matrices (a 1-D first one a row, a 1-D last one a column)."""
+    mats = [np.asarray(x) for x in arrays]
+    if mats[0].ndim == 1:
+        mats[0] = mats[0][None, :]
+    if mats[-1].ndim == 1:
+        mats[-1] = mats[-1][:, None]
+    return mats
+
+
+def _product(mats):
+    return mats[0] if len(mats) == 1 else np.linalg.multi_dot(mats)
+
+
+def multi_dot_part(g, arrays, position):
+    """The adjoint of ``arrays[position]`` in ``np.linalg.multi_dot(arrays)`` for the result's adjoint ``g``."""
+    mats = _chain(arrays)
+    out = np.reshape(g, (mats[0].shape[0], mats[-1].shape[1]))
+    if position + 1 < len(mats):
+        out = out @ _product(mats[position + 1 :]).T
+    if position > 0:
+        out = _product(mats[:position]).T @ out
+    return np.reshape(out, np.shape(arrays[position]))
+
+
+def multi_dot_parts(g, arrays):
+    """The adjoints of all the elements, as a list."""
+    return [multi_dot_part(g, arrays, k) for k in range(len(arrays))]
+
+
+def multi_dot_tangent(t, arrays):
+    """The tangent of ``np.linalg.multi_dot(arrays)`` when the elements' tangents are the list ``t``: the sum over
+    the elements of the product with that element replaced by its tangent."""
+    return sum(np.linalg.multi_dot([*arrays[:k], t[k], *arrays[k + 1 :]]) for k in range(len(arrays)))
+
+
+@vjp(np.linalg.multi_dot, shape=A.packed(np.linalg.multi_dot))
+def _(g, ans, arrays):
+    return multi_dot_parts(g, arrays)
+
+
+@jvp(np.linalg.multi_dot)
+def _(g, ans, arrays):
+    return multi_dot_tangent(g, arrays)
+
+
+@vjp(multi_dot_part, shape=A.unknown)
+def _(h, ans, g, arrays, position):
+    return None, None, None
+
+
+@jvp(multi_dot_part)
+def _(h, ans, g, arrays, position):
+    return None, None, None
+
+
+@vjp(multi_dot_parts, shape=A.unknown)
+def _(h, ans, g, arrays):
+    return None, None
+
+
+@jvp(multi_dot_parts)
+def _(h, ans, g, arrays):
+    return None, None
+
+
+@vjp(multi_dot_tangent, shape=A.unknown)
+def _(h, ans, t, arrays):
+    return None, None
+
+
+@jvp(multi_dot_tangent)
+def _(h, ans, t, arrays):
+    return None, None
+
+
+NEW_OBJECTS.update(id(_fn) for _fn in (np.linalg.multi_dot, multi_dot_part))

@@ -399,6 +399,10 @@ SAMPLES = {
     cast_like: Given(call(M23, M23), call(1.5, 2.5)),
     list_append: CheckedElsewhere("tests/test_loops.py::test_lists_as_containers"),
     **{
+        fn: CheckedElsewhere("tests/test_array_rules.py::test_rules_of_multi_dot")
+        for fn in (np.linalg.multi_dot, L.multi_dot_part, L.multi_dot_parts, L.multi_dot_tangent)
+    },
+    **{
         fn: CheckedElsewhere("tests/test_joining.py::test_rules_of_a_list_argument")
         for fn in (np.stack, np.concatenate, np.hstack, np.vstack, adcompile.runtime.new_list, S.parts_of, S.joined)
     },

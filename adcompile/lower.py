@@ -110,7 +110,8 @@ _METHODS = {
 _METHODS["flatten"] = np.ravel
 _METHODS["astype"] = None  # lowered by Lowerer.astype
 _PACKED = {"reshape": np.reshape, "transpose": np.transpose}
-_ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+# x.dtype is np.result_type(x): x's dtype, float64 for a Python float; it has no derivative
+_ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size, "dtype": np.result_type}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -959,12 +960,17 @@ class Lowerer:
         if len(node.args) != 1 or node.keywords:
             raise UnsupportedSyntaxError("x.astype() takes one dtype here, and no keywords", self.loc(node))
         arg = node.args[0]
-        target = arg.value if isinstance(arg, ast.Constant) else getattr(self.reference(arg), "obj", None)
+        ref = None if isinstance(arg, ast.Constant) else self.reference(arg)
+        target = arg.value if isinstance(arg, ast.Constant) else getattr(ref, "obj", None)
         try:
+            if not (isinstance(arg, ast.Constant) or isinstance(ref, _Ref)):  # computed at run time (y.dtype)
+                raise TypeError
             dtype = np.dtype(target)
         except TypeError:
             raise UnsupportedSyntaxError(
-                "the dtype of x.astype() must be named directly (np.float32, float, 'float64')", self.loc(arg)
+                "the dtype of x.astype() must be named directly (np.float32, float, 'float64')",
+                self.loc(arg),
+                hint="a dtype read from an array (y.dtype) is known only at run time; x.astype(x.dtype) is x.copy()",
             ) from None
         if dtype.kind not in "fbiu":
             raise UnsupportedSyntaxError(f"casts to {dtype} cannot be differentiated", self.loc(arg))

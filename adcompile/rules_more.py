@@ -597,6 +597,11 @@ for _alias, _fn in _ALIASES:
     lookup(_alias).fold = _rules.fold
 
 
+# x.dtype (lowered as np.result_type(x)) only steers: a dtype for np.zeros(n, dtype=x.dtype) and the like, or to
+# compare; it has no derivative.
+primitive(np.result_type, shape=lambda avals, kwargs, loc=None: A.Aval((), "O", False)).differentiable = False
+
+
 # Which results are new arrays (see primitives.returns_new): np.asarray, np.asanyarray, np.ascontiguousarray,
 # np.real and np.matrix_transpose may return their argument or a view of it; remode and np.linalg.diagonal return
 # read-only views.

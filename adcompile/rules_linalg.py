@@ -468,7 +468,9 @@ def _(h, ans, g, b, a, subscripts, c=None, d=None, e=None):
 @jvp(einsum_left)
 def _(h, ans, g, b, a, subscripts, c=None, d=None, e=None):
     return (
-        einsum_left(h, b, a, subscripts, c, d, e), einsum_left(g, h, a, subscripts, c, d, e), None, None, None, None, None
+        einsum_left(h, b, a, subscripts, c, d, e),
+        einsum_left(g, h, a, subscripts, c, d, e),
+        None, None, None, None, None,
     )  # fmt: skip
 
 
@@ -480,7 +482,9 @@ def _(h, ans, g, a, b, subscripts, c=None, d=None, e=None):
 @jvp(einsum_right)
 def _(h, ans, g, a, b, subscripts, c=None, d=None, e=None):
     return (
-        einsum_right(h, a, b, subscripts, c, d, e), einsum_right(g, h, b, subscripts, c, d, e), None, None, None, None, None
+        einsum_right(h, a, b, subscripts, c, d, e),
+        einsum_right(g, h, b, subscripts, c, d, e),
+        None, None, None, None, None,
     )  # fmt: skip
 
 

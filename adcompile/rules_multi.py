@@ -168,8 +168,9 @@ def _(g, ans, a, result):
 
 # ── np.linalg.svd: the singular vectors, of the reduced factorisation (full_matrices=False) ─────────────
 # With distinct nonzero singular values: F[i, j] = 1 / (s_j² - s_i²) off the diagonal (0 on it), and
-# P = Uᵀ dA V. Then dU = U (F ∘ (P S + S Pᵀ)) + (I - U Uᵀ) dA V S⁻¹ and dV = V (F ∘ (S P + Pᵀ S)) + (I - V Vᵀ) dAᵀ U S⁻¹;
-# the vjp rules are their transposes (Townsend, "Differentiating the singular value decomposition", 2016).
+# P = Uᵀ dA V. Then dU = U (F ∘ (P S + S Pᵀ)) + (I - U Uᵀ) dA V S⁻¹ and
+# dV = V (F ∘ (S P + Pᵀ S)) + (I - V Vᵀ) dAᵀ U S⁻¹; the vjp rules are their transposes (Townsend,
+# "Differentiating the singular value decomposition", 2016).
 
 
 @vjp(svd_u)

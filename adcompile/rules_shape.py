@@ -802,7 +802,8 @@ def _split_part_shape(avals, kwargs, loc=None) -> A.Aval:
     if not isinstance(shape, tuple):
         return A.Aval(None, avals[0].kind, True)
     try:
-        cut = _cut(shape, *(kwargs.get(k, d) for k, d in (("position", 0), ("sections", 1), ("axis", 0), ("how", "split"))))
+        defaults = (("position", 0), ("sections", 1), ("axis", 0), ("how", "split"))
+        cut = _cut(shape, *(kwargs.get(k) if kwargs.get(k) is not None else d for k, d in defaults))
     except (ValueError, IndexError, TypeError) as e:
         raise AdCompileError(f"cannot split an array of shape {shape} so: {e}", loc) from None
     return A.Aval(np.broadcast_to(np.zeros(()), shape)[cut].shape, avals[0].kind, True)

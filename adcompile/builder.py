@@ -163,6 +163,11 @@ def _normalise(prim: Primitive, args, kw, loc):
             raise NonDifferentiableError(f"{prim.display}() is differentiable with at most {many}", loc)
         kw = tuple(zip(names[n : len(args)], args[n:])) + kw
         args = args[:n]
+    # a trailing None the callable takes as its default is left out: contract(s, a, b, None) is contract(s, a, b)
+    while args and len(args) <= len(names) and _same_literal(args[-1], None):
+        if defaults.get(names[len(args) - 1], 0) is not None:
+            break
+        args = args[:-1]
     named = dict(kw)  # operands passed by keyword (np.clip(x, a_min=0.0, a_max=1.0)) take their places
     while len(args) < min(n, len(names)) and names[len(args)] in named:
         args = (*args, named.pop(names[len(args)]))

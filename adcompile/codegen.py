@@ -299,7 +299,8 @@ def _expression(st: Assign, operand, callee) -> ast.expr:
     if st.prim.fn is new_list:  # a list display: [a, b]
         return operand(st.args[0])
     if st.prim.item is not None:  # one output of a function returning several
-        return ast.Subscript(operand(st.args[-1]), ast.Constant(st.prim.item))
+        item = st.prim.item if isinstance(st.prim.item, int) else dict(st.kwargs)[st.prim.item].value
+        return ast.Subscript(operand(st.args[-1]), ast.Constant(item))
     args = [operand(a) for a in st.args]
     node = st.prim.op_node
     if node in BINOPS:

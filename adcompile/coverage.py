@@ -101,12 +101,16 @@ def _family(prim: Primitive, name: str) -> str:
 def rows() -> list[Row]:
     """One row per primitive with a rule or marked non-differentiable, by family and then by name."""
     from .rules_multi import MULTIPLE
-    from .rules_shape import PACKING
+    from .rules_shape import PACKING, SPLITTING, split_part
 
     out = []
     for prim in _REGISTRY.values():
+        if prim.fn in SPLITTING:  # its parts are split_part, whose rules say it
+            part = lookup(split_part)
+            out.append(Row(_name(prim), "shape", part.vjp is not None, part.jvp is not None, True))
+            continue
         if prim.fn in PACKING:  # joins a list of values: each gets its part of the adjoint (reverse.py)
-            out.append(Row(_name(prim), "shape", True, False, True))
+            out.append(Row(_name(prim), "shape", True, prim.jvp is not None, True))
             continue
         if prim.vjp is None and prim.jvp is None and prim.differentiable:
             continue  # registered in passing (a callable looked up by the builder), with nothing to say about it

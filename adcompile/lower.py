@@ -24,8 +24,9 @@ from .errors import AdCompileError, Location, NonDifferentiableError, Unsupporte
 from .frontend import Source, read_source
 from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
-from .rules_multi import MULTIPLE
-from .rules_shape import PACKING
+from .rules_more import weighted_average
+from .rules_multi import MULTIPLE, svd_u_full, svd_vh_full
+from .rules_shape import PACKING, SPLITTING, split_part
 from .runtime import astype, astype_steps, list_append, new_list, setitem, unpacked
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
@@ -110,7 +111,8 @@ _METHODS = {
 _METHODS["flatten"] = np.ravel
 _METHODS["astype"] = None  # lowered by Lowerer.astype
 _PACKED = {"reshape": np.reshape, "transpose": np.transpose}
-_ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+# x.dtype is np.result_type(x): x's dtype, float64 for a Python float; it has no derivative
+_ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size, "dtype": np.result_type}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,13 +263,16 @@ class Lowerer:
             if not (isinstance(target, ast.Tuple) and len(target.elts) == len(it.args)):
                 raise UnsupportedSyntaxError(f"unpack zip(...) into {len(it.args)} names", self.loc(target))
             return [s for t, a in zip(target.elts, it.args) for s in self.elements(t, a, k, lengths, st)]
-        if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
-            # a literal sequence of values: each is computed once, before the loop; element k is chosen by k
+        literal = isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts)
+        seq = None if literal else self.expr(it, allow_tuple=True)
+        if literal or isinstance(seq, tuple):
+            # a literal sequence of values, or the parts of np.split(...): each is computed once, before the loop;
+            # element k is chosen by k
             names = []
-            for e in it.elts:
+            for v in (self.expr(e) for e in it.elts) if literal else seq:
                 self.hidden += 1
                 names.append(f"<element {self.hidden}>")
-                self.scope[names[-1]] = self.expr(e)
+                self.scope[names[-1]] = v
             lengths.append(Const(len(names)))
             if not names:
                 return []
@@ -278,7 +283,7 @@ class Lowerer:
         else:
             self.hidden += 1
             name = f"<sequence {self.hidden}>"
-            self.scope[name] = self.expr(it)
+            self.scope[name] = seq
             lengths.append(self.b.call(len, self.scope[name]))
             value = _synthetic(st, ast.Subscript(ast.Name(name, ast.Load()), position, ast.Load()))
         if isinstance(target, ast.Tuple):
@@ -962,12 +967,17 @@ class Lowerer:
         if len(node.args) != 1 or node.keywords:
             raise UnsupportedSyntaxError("x.astype() takes one dtype here, and no keywords", self.loc(node))
         arg = node.args[0]
-        target = arg.value if isinstance(arg, ast.Constant) else getattr(self.reference(arg), "obj", None)
+        ref = None if isinstance(arg, ast.Constant) else self.reference(arg)
+        target = arg.value if isinstance(arg, ast.Constant) else getattr(ref, "obj", None)
         try:
+            if not (isinstance(arg, ast.Constant) or isinstance(ref, _Ref)):  # computed at run time (y.dtype)
+                raise TypeError
             dtype = np.dtype(target)
         except TypeError:
             raise UnsupportedSyntaxError(
-                "the dtype of x.astype() must be named directly (np.float32, float, 'float64')", self.loc(arg)
+                "the dtype of x.astype() must be named directly (np.float32, float, 'float64')",
+                self.loc(arg),
+                hint="a dtype read from an array (y.dtype) is known only at run time; x.astype(x.dtype) is x.copy()",
             ) from None
         if dtype.kind not in "fbiu":
             raise UnsupportedSyntaxError(f"casts to {dtype} cannot be differentiated", self.loc(arg))
@@ -1022,7 +1032,13 @@ class Lowerer:
                 self.unsupported(arg)
         if any(k.arg is None for k in node.keywords):
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
-        if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp)):
+        if callee.obj in SPLITTING:
+            return self.split(callee, node)
+        if (
+            (callee.obj in PACKING or callee.obj is np.linalg.multi_dot)
+            and node.args
+            and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp))
+        ):
             args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
         else:
             args = [self.expr(a) for a in node.args]
@@ -1031,6 +1047,9 @@ class Lowerer:
             return self.inline(callee, args, kwargs, node, hint)
         if callee.obj in MULTIPLE:
             return self.several(callee, prim, args, kwargs, node)
+        weights = args[2] if len(args) > 2 else kwargs.get("weights", Const(None))
+        if callee.obj is np.average and not _is_none(weights):
+            return self.weighted_average(args, kwargs, node, hint)
         return self.at(node).call(prim, *args, hint=hint, **kwargs)
 
     def total(self, node: ast.Call, hint):
@@ -1120,6 +1139,58 @@ class Lowerer:
             self.scope[name] = saved
         return Pack(tuple(items), "list")
 
+    def split(self, callee: _Ref, node: ast.Call):
+        """``np.split(x, 2)`` or ``np.split(x, [1, 3], axis=1)`` (and array_split, hsplit, vsplit, dsplit): one call,
+        then one ``split_part`` per part; the sections or indices must be literals, so the parts are counted now."""
+        how = SPLITTING[callee.obj]
+        try:
+            bound = inspect.signature(callee.obj).bind(*node.args, **{k.arg: k.value for k in node.keywords})
+        except TypeError as e:
+            raise UnsupportedSyntaxError(f"{callee.text}(): {e}", self.loc(node)) from None
+        x = self.expr(bound.arguments["ary"])
+        where = bound.arguments["indices_or_sections"]
+        if isinstance(where, (ast.List, ast.Tuple)):
+            items = [self.expr(e) for e in where.elts]
+            literal = all(isinstance(v, Const) and isinstance(v.value, int) for v in items)
+            sections = Const(tuple(v.value for v in items)) if literal else None
+        else:
+            value = self.expr(where)
+            literal = isinstance(value, (Const, Global)) and isinstance(value.value, int) and value.value > 0
+            sections = Const(value.value) if literal else None
+        if sections is None:
+            raise UnsupportedSyntaxError(
+                f"the sections of {callee.text}() must be a literal number or a literal list of indices",
+                self.loc(where),
+                hint="the number of parts must be known when compiling: np.split(x, 2), np.split(x, [1, 3])",
+            )
+        axis = self.expr(bound.arguments["axis"]) if "axis" in bound.arguments else Const(0)
+        if not (isinstance(axis, Const) and isinstance(axis.value, int)):
+            raise UnsupportedSyntaxError(f"the axis of {callee.text}() must be a literal number", self.loc(node))
+        count = len(sections.value) + 1 if isinstance(sections.value, tuple) else sections.value
+        extra = {"axis": axis} if how in ("split", "array_split") and axis.value != 0 else {}
+        parts = self.at(node).call(lookup(callee.obj), x, sections, **extra)
+        kwargs = {"sections": sections, "axis": axis, "how": Const(how)}
+        values = tuple(
+            self.at(node).call(lookup(split_part), x, parts, position=Const(k), **kwargs) for k in range(count)
+        )
+        return _Outputs(values, ())
+
+    def weighted_average(self, args, kwargs, node, hint):
+        """``np.average(x, axis, weights=w)``: ``weighted_average(x, w, axis=...)``, whose rules differentiate both
+        (a keyword argument could only be a literal)."""
+        try:
+            bound = inspect.signature(np.average).bind(*args, **kwargs).arguments
+        except TypeError as e:
+            raise UnsupportedSyntaxError(f"np.average(): {e}", self.loc(node)) from None
+        returned = bound.pop("returned", Const(False))
+        if not (isinstance(returned, Const) and returned.value is False):
+            raise UnsupportedSyntaxError(
+                "np.average(..., returned=...) is not supported with weights", self.loc(node),
+                hint="compute the sum of the weights separately: np.sum(w, axis=...)",
+            )
+        extra = {k: v for k, v in bound.items() if k not in ("a", "weights")}
+        return self.at(node).call(lookup(weighted_average), bound["a"], bound["weights"], hint=hint, **extra)
+
     def several(self, callee: _Ref, prim, args, kwargs, node):
         """A function returning several arrays: one call, then one primitive per output (see rules_multi)."""
         outputs, fields = MULTIPLE[callee.obj]
@@ -1130,6 +1201,10 @@ class Lowerer:
                     self.loc(node),
                     hint=f"call {callee.text} without {key}= and use the outputs you need",
                 )
+        if callee.obj is np.linalg.svd:
+            full = kwargs.get("full_matrices", args[1] if len(args) > 1 else Const(True))
+            if not (isinstance(full, Const) and full.value is False):  # U and Vh are refused where used
+                outputs = (svd_u_full, outputs[1], svd_vh_full)
         result = self.at(node).call(prim, *args, **kwargs)
         # each output's primitive takes the function's array arguments, then the result: out(a, [b,] result)
         operands = args[: len(inspect.signature(outputs[0]).parameters) - 1]
@@ -1281,6 +1356,10 @@ def _op_text(node) -> str:
         ast.Not: "not",
         ast.Invert: "~",
     }.get(type(node.op), type(node.op).__name__)
+
+
+def _is_none(op) -> bool:
+    return isinstance(op, Const) and op.value is None
 
 
 def _no_rule(callee: _Ref, loc: Location):

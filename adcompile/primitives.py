@@ -89,7 +89,9 @@ class Primitive:
     fold: Callable | None = None
     differentiable: bool = True  # False: the result never carries a derivative (shape queries)
     fresh: bool = False  # True: each call must make a new object (copies), so equal calls are not merged
-    item: int | None = None  # one output of a function returning several: it is element ``item`` of its last operand
+    # one output of a function returning several: it is element ``item`` of its last operand (an int, or the name
+    # of the keyword operand that gives it)
+    item: int | str | None = None
     _templates: dict = field(default_factory=dict)
 
     # -- code generation ------------------------------------------------------------------------------
@@ -122,8 +124,9 @@ class Primitive:
             return f"{UNARYOPS[node][2 if ascii_only else 1]}{args[0]}"
         if self.fn is operator.getitem:
             return f"{args[0]}[{args[1]}]"
-        if self.item is not None:
-            return f"{args[-1]}[{self.item}]"
+        if self.item is not None:  # an int, or the name of the keyword operand that holds it
+            item = self.item if isinstance(self.item, int) else dict(kwargs).get(self.item, "0")
+            return f"{args[-1]}[{item}]"
         inner = ", ".join([*args, *(f"{k}={v}" for k, v in kwargs)])
         return f"{self.name}({inner})"
 

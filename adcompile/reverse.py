@@ -40,6 +40,8 @@ from .ir import (
 )
 from .lower import lower_rule
 from .primitives import READ_ONLY_VIEWS, primitive, returns_new
+from .rules_linalg import multi_dot_part
+from .rules_multi import REFUSED
 from .rules_shape import PACKING
 from .runtime import index_add, owned, part_of, replayable, scalar_seed, zeros_like
 
@@ -562,6 +564,13 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
                 c = b.call(part_of, adj[st.target], st.args[0], where, Const(PACKING[prim.fn]), axis=axis)
                 adj[item] = c if item not in adj else b.call(operator.add, adj[item], c, hint=adjoint_hint(item))
         return
+    if prim.fn is np.linalg.multi_dot and isinstance(st.args[0], Pack):  # element k: Lᵀ g Rᵀ
+        for (k, *_), item in st.args[0].leaves():
+            if isinstance(item, Var) and item in active:
+                hint = adjoint_hint(item) if item not in adj else ""
+                c = b.call(multi_dot_part, adj[st.target], st.args[0], Const(k), hint=hint)
+                adj[item] = c if item not in adj else b.call(operator.add, adj[item], c, hint=adjoint_hint(item))
+        return
     xs = st.args[0] if st.args else None
     if prim.fn in PACKING and PACKING[prim.fn] in ("array", "stack") and isinstance(xs, Var) and xs in active:
         # np.stack(xs) of a list built at run time: the list's adjoint is an array, element i its row i
@@ -574,6 +583,15 @@ def _backprop(b: Builder, st: Assign, adj: dict, active: set):
     if isinstance(prim, Call):
         _backprop_call(b, st, adj, active)
         return
+    if (prim.fn in PACKING and prim.fn is not np.array) or prim.fn is np.linalg.multi_dot:
+        # its rule gives a list of parts, not the list's adjoint
+        raise NonDifferentiableError(
+            f"{prim.display}() of a list made at run time is not differentiable yet",
+            st.loc,
+            hint="write the list in the call (np.concatenate([a, b])), or use np.stack",
+        )
+    if prim.fn in REFUSED:
+        raise NonDifferentiableError(REFUSED[prim.fn][0], st.loc, hint=REFUSED[prim.fn][1])
     if prim.vjp is None:
         raise NonDifferentiableError(
             f"{prim.display}() has no derivative rule",

@@ -170,20 +170,43 @@ def _einsum_transposed(g, subscripts: str, operands, k: int):
     return out
 
 
-def contract(subscripts, a, b=None):
-    """``np.einsum(subscripts, a)``, or ``np.einsum(subscripts, a, b)`` when ``b`` is given."""
-    return np.einsum(subscripts, a) if b is None else np.einsum(subscripts, a, b)
+# Up to five operands: a, b, then c, d, e, which are None when absent (calls leave trailing Nones out).
 
 
-def einsum_left(g, b, a, subscripts):
-    """The adjoint of ``a`` in ``contract(subscripts, a, b)`` for the result's adjoint ``g`` (``b`` may be None)."""
-    return _einsum_transposed(g, subscripts, (a,) if b is None else (a, b), 0)
+def _present(*operands):
+    return tuple(op for op in operands if op is not None)
 
 
-def einsum_right(g, a, b, subscripts):
-    """The adjoint of ``b`` in ``np.einsum(subscripts, a, b)`` for the result's adjoint ``g``; None without ``b``
-    (generated code never asks for it then: only a rule called directly, by a test, does)."""
-    return None if b is None else _einsum_transposed(g, subscripts, (a, b), 1)
+def contract(subscripts, a, b=None, c=None, d=None, e=None):
+    """``np.einsum(subscripts, a, ...)`` of the operands that are given."""
+    return np.einsum(subscripts, *_present(a, b, c, d, e))
+
+
+def einsum_left(g, b, a, subscripts, c=None, d=None, e=None):
+    """The adjoint of ``a`` in ``contract(subscripts, a, b, ...)`` for the result's adjoint ``g`` (``b`` may be
+    None)."""
+    return _einsum_transposed(g, subscripts, _present(a, b, c, d, e), 0)
+
+
+def einsum_right(g, a, b, subscripts, c=None, d=None, e=None):
+    """The adjoint of ``b`` in ``np.einsum(subscripts, a, b, ...)`` for the result's adjoint ``g``; None without
+    ``b`` (generated code never asks for it then: only a rule called directly, by a test, does)."""
+    return None if b is None else _einsum_transposed(g, subscripts, _present(a, b, c, d, e), 1)
+
+
+def einsum_at(g, position, subscripts, a, b, c, d=None, e=None):
+    """The adjoint of operand ``position`` (2, 3 or 4) of ``np.einsum(subscripts, a, b, c, ...)``; None when there
+    is no such operand (only a rule called directly, by a test, asks then)."""
+    operands = _present(a, b, c, d, e)
+    return None if position >= len(operands) else _einsum_transposed(g, subscripts, operands, position)
+
+
+def contract_at(h, position, subscripts, a, b, c, d=None, e=None):
+    """``np.einsum(subscripts, a, b, c, ...)`` with operand ``position`` replaced by ``h``: linear in ``h``, the
+    transpose of :func:`einsum_at`."""
+    operands = list(_present(a, b, c, d, e))
+    operands[position] = h
+    return np.einsum(subscripts, *operands)
 
 
 # ── contractions ─────────────────────────────────────────────────────────────────────────────────────
@@ -326,8 +349,8 @@ def _(g, ans, a, b, axis=None):
 
 
 def _einsum_form(avals, kwargs, loc):
-    if len(avals) > 3:
-        raise AdCompileError("adcompile differentiates np.einsum of one or two operands", loc)
+    if len(avals) > 6:
+        raise AdCompileError("adcompile differentiates np.einsum of one to five operands", loc)
 
 
 # The subscripts are the first operand, a literal string: the shape rule cannot read it, so shapes after an
@@ -337,13 +360,27 @@ def _einsum_form(avals, kwargs, loc):
     contract,
     shape=lambda avals, kwargs, loc=None: _einsum_form(avals, kwargs, loc) or A.Aval(None, "f", None),
 )
-def _(g, ans, subscripts, a, b=None):
-    return None, einsum_left(g, b, a, subscripts), einsum_right(g, a, b, subscripts)
+def _(g, ans, subscripts, a, b=None, c=None, d=None, e=None):
+    return (
+        None,
+        einsum_left(g, b, a, subscripts, c, d, e),
+        einsum_right(g, a, b, subscripts, c, d, e),
+        einsum_at(g, 2, subscripts, a, b, c, d, e),
+        einsum_at(g, 3, subscripts, a, b, c, d, e),
+        einsum_at(g, 4, subscripts, a, b, c, d, e),
+    )
 
 
 @jvp(np.einsum, contract)
-def _(g, ans, subscripts, a, b=None):
-    return None, contract(subscripts, g, b), contract(subscripts, a, g)
+def _(g, ans, subscripts, a, b=None, c=None, d=None, e=None):
+    return (
+        None,
+        contract(subscripts, g, b, c, d, e),
+        contract(subscripts, a, g, c, d, e),
+        contract(subscripts, a, b, g, d, e),
+        contract(subscripts, a, b, c, g, e),
+        contract(subscripts, a, b, c, d, g),
+    )
 
 
 # ── the helpers' rules: bilinear in (g, the other operand); the last operand only gives a shape ────────
@@ -421,25 +458,56 @@ def _(h, ans, g, a, b):
     return kron_right(h, a, b), kron_right(g, h, b), None
 
 
-# <H, einsum_left(g, b, a)> = <g, contract(subscripts, H, b)>
+# <H, einsum_left(g, b, a)> = <g, contract(subscripts, H, b)>. With a third operand or more, only g and b are
+# differentiated again (the operands after them return None: such a second derivative is refused).
 @vjp(einsum_left, shape=_like_last)
-def _(h, ans, g, b, a, subscripts):
-    return contract(subscripts, h, b), einsum_right(g, h, b, subscripts), None, None
+def _(h, ans, g, b, a, subscripts, c=None, d=None, e=None):
+    return contract(subscripts, h, b, c, d, e), einsum_right(g, h, b, subscripts, c, d, e), None, None, None, None, None
 
 
 @jvp(einsum_left)
-def _(h, ans, g, b, a, subscripts):
-    return einsum_left(h, b, a, subscripts), einsum_left(g, h, a, subscripts), None, None
+def _(h, ans, g, b, a, subscripts, c=None, d=None, e=None):
+    return (
+        einsum_left(h, b, a, subscripts, c, d, e),
+        einsum_left(g, h, a, subscripts, c, d, e),
+        None, None, None, None, None,
+    )  # fmt: skip
 
 
 @vjp(einsum_right, shape=_like_last)
-def _(h, ans, g, a, b, subscripts):
-    return contract(subscripts, a, h), einsum_left(g, h, a, subscripts), None, None
+def _(h, ans, g, a, b, subscripts, c=None, d=None, e=None):
+    return contract(subscripts, a, h, c, d, e), einsum_left(g, h, a, subscripts, c, d, e), None, None, None, None, None
 
 
 @jvp(einsum_right)
-def _(h, ans, g, a, b, subscripts):
-    return einsum_right(h, a, b, subscripts), einsum_right(g, h, b, subscripts), None, None
+def _(h, ans, g, a, b, subscripts, c=None, d=None, e=None):
+    return (
+        einsum_right(h, a, b, subscripts, c, d, e),
+        einsum_right(g, h, b, subscripts, c, d, e),
+        None, None, None, None, None,
+    )  # fmt: skip
+
+
+# einsum_at and contract_at are linear in their first operand and transposes of each other; the other operands are
+# not differentiated again (None: refused).
+@vjp(einsum_at, shape=A.unknown)
+def _(h, ans, g, position, subscripts, a, b, c, d=None, e=None):
+    return contract_at(h, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
+
+
+@jvp(einsum_at)
+def _(h, ans, g, position, subscripts, a, b, c, d=None, e=None):
+    return einsum_at(h, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
+
+
+@vjp(contract_at, shape=A.unknown)
+def _(g, ans, h, position, subscripts, a, b, c, d=None, e=None):
+    return einsum_at(g, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
+
+
+@jvp(contract_at)
+def _(g, ans, h, position, subscripts, a, b, c, d=None, e=None):
+    return contract_at(g, position, subscripts, a, b, c, d, e), None, None, None, None, None, None, None
 
 
 # ── folds: the transposed contractions as plain NumPy when there are no batch axes ───────────────────
@@ -858,3 +926,90 @@ NEW_OBJECTS.update(
         np.linalg.norm, np.linalg.eigvalsh,
     )
 )  # fmt: skip
+
+
+# ── np.linalg.multi_dot([a, b, c, ...]): a chain of matrix products, its list written in the call ────────────
+# The list is one operand (a Pack, as for np.stack). The adjoint of element k is Lᵀ g Rᵀ, with L the product of the
+# elements before it and R of those after it (multi_dot_part); a 1-D first element is a row, a 1-D last one a
+# column. The reverse sweep takes each element's part where it is needed; the rules below, which treat the list as
+# one argument (its tangent the list of the elements' tangents, its adjoint the list of their parts), are for a
+# forward transform. The helpers' own derivatives are not written: their rules return None (refused).
+
+
+def _chain(arrays):
+    """The elements as matrices (a 1-D first one a row, a 1-D last one a column)."""
+    mats = [np.asarray(x) for x in arrays]
+    if mats[0].ndim == 1:
+        mats[0] = mats[0][None, :]
+    if mats[-1].ndim == 1:
+        mats[-1] = mats[-1][:, None]
+    return mats
+
+
+def _product(mats):
+    return mats[0] if len(mats) == 1 else np.linalg.multi_dot(mats)
+
+
+def multi_dot_part(g, arrays, position):
+    """The adjoint of ``arrays[position]`` in ``np.linalg.multi_dot(arrays)`` for the result's adjoint ``g``."""
+    mats = _chain(arrays)
+    out = np.reshape(g, (mats[0].shape[0], mats[-1].shape[1]))
+    if position + 1 < len(mats):
+        out = out @ _product(mats[position + 1 :]).T
+    if position > 0:
+        out = _product(mats[:position]).T @ out
+    return np.reshape(out, np.shape(arrays[position]))
+
+
+def multi_dot_parts(g, arrays):
+    """The adjoints of all the elements, as a list."""
+    return [multi_dot_part(g, arrays, k) for k in range(len(arrays))]
+
+
+def multi_dot_tangent(t, arrays):
+    """The tangent of ``np.linalg.multi_dot(arrays)`` when the elements' tangents are the list ``t``: the sum over
+    the elements of the product with that element replaced by its tangent."""
+    return sum(np.linalg.multi_dot([*arrays[:k], t[k], *arrays[k + 1 :]]) for k in range(len(arrays)))
+
+
+@vjp(np.linalg.multi_dot, shape=A.packed(np.linalg.multi_dot))
+def _(g, ans, arrays):
+    return multi_dot_parts(g, arrays)
+
+
+@jvp(np.linalg.multi_dot)
+def _(g, ans, arrays):
+    return multi_dot_tangent(g, arrays)
+
+
+@vjp(multi_dot_part, shape=A.unknown)
+def _(h, ans, g, arrays, position):
+    return None, None, None
+
+
+@jvp(multi_dot_part)
+def _(h, ans, g, arrays, position):
+    return None, None, None
+
+
+@vjp(multi_dot_parts, shape=A.unknown)
+def _(h, ans, g, arrays):
+    return None, None
+
+
+@jvp(multi_dot_parts)
+def _(h, ans, g, arrays):
+    return None, None
+
+
+@vjp(multi_dot_tangent, shape=A.unknown)
+def _(h, ans, t, arrays):
+    return None, None
+
+
+@jvp(multi_dot_tangent)
+def _(h, ans, t, arrays):
+    return None, None
+
+
+NEW_OBJECTS.update(id(_fn) for _fn in (np.linalg.multi_dot, multi_dot_part))

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import avals as A
 from .errors import AdCompileError
+from .ir import Const
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
 from .rules_shape import by_example, diagonal_adjoint
 from .runtime import broadcast_like, expand_to, reshape_like, reverse_cumsum, unbroadcast
@@ -214,9 +215,14 @@ def _(g, ans, x):
     return reshape_like(g, x)
 
 
-@jvp(np.asarray, np.asanyarray, np.array, np.ascontiguousarray, np.real)
+@jvp(np.asarray, np.asanyarray, np.ascontiguousarray, np.real)
 def _(g, ans, x):
     return g
+
+
+@jvp(np.array)  # of an array, or of a list of values: the tangents of its elements, joined the same way
+def _(g, ans, x):
+    return np.array(g)
 
 
 @derivative(np.conjugate)
@@ -442,6 +448,72 @@ def _(g, ans, m):
 primitive(cov_scale, shape=A.scalar_float).differentiable = False  # of a shape only
 
 
+# ── weighted averages: np.average(x, axis, weights=w), differentiable in x and in w ────────────────────
+# np.average with weights= lowers to weighted_average(x, w, axis=..., keepdims=...) (lower.py), since a keyword
+# argument can only be a literal. w has x's shape, or is 1-D along an int axis; aligned(w, x, axis) reshapes the
+# latter so that it broadcasts against x. ans = Σ x·w / Σ w, so ∂/∂x = w / Σw and ∂/∂w = (x - ans) / Σw.
+
+
+def weighted_average(a, weights, axis=None, keepdims=False):
+    """``np.average(a, axis=axis, weights=weights, keepdims=keepdims)``."""
+    return np.average(a, axis=axis, weights=weights, keepdims=keepdims)
+
+
+def aligned(w, x, axis=None):
+    """The weights ``w`` of ``np.average(x, axis, weights=w)`` shaped to broadcast against ``x``: ``w`` itself when
+    it has ``x``'s dimensions, a 1-D ``w`` along ``axis`` otherwise (NumPy's own checks reject anything else)."""
+    if np.ndim(w) == np.ndim(x):
+        return w
+    if np.ndim(w) != 1 or axis is None or np.ndim(axis) != 0:
+        raise TypeError("np.average: 1-D weights need an int axis; other weights must have the array's shape")
+    return np.reshape(w, [-1 if k == axis % np.ndim(x) else 1 for k in range(np.ndim(x))])
+
+
+@vjp(weighted_average, shape=A.reduction_float)
+def _(g, ans, a, weights, axis=None, keepdims=False):
+    w = aligned(weights, a, axis)
+    total = np.sum(broadcast_like(w, a), axis=axis, keepdims=keepdims)
+    spread = expand_to(g / total, a, axis, keepdims)
+    return (
+        spread * w,
+        reshape_like(unbroadcast(spread * (a - expand_to(ans, a, axis, keepdims)), w), weights),
+    )
+
+
+@jvp(weighted_average)
+def _(g, ans, a, weights, axis=None, keepdims=False):
+    w = aligned(weights, a, axis)
+    total = np.sum(broadcast_like(w, a), axis=axis, keepdims=keepdims)
+    return (
+        np.sum(g * w, axis=axis, keepdims=keepdims) / total,
+        np.sum(aligned(g, a, axis) * (a - expand_to(ans, a, axis, keepdims)), axis=axis, keepdims=keepdims) / total,
+    )
+
+
+@vjp(aligned, shape=A.unknown)  # a reshape of w: linear in it; x and axis only give the shape
+def _(g, ans, w, x, axis=None):
+    return reshape_like(g, w), None
+
+
+@jvp(aligned)
+def _(g, ans, w, x, axis=None):
+    return aligned(g, x, axis), None
+
+
+@fold(aligned)
+def _(b, w, x, axis=None):
+    """With known dimensions: ``w`` itself, or a plain reshape."""
+    sw, sx = b.aval(w).shape, b.aval(x).shape
+    if not (isinstance(sw, tuple) and isinstance(sx, tuple)):
+        return None
+    if len(sw) == len(sx):
+        return w
+    if len(sw) == 1 and axis is not None and isinstance(axis.value, int):
+        k = axis.value % len(sx)
+        return b.call(np.reshape, w, Const(tuple(-1 if i == k else 1 for i in range(len(sx)))))
+    return None
+
+
 # ── NumPy 2's array-API spellings ────────────────────────────────────────────────────────────────────
 # np.cumulative_sum/np.cumulative_prod are np.cumsum/np.cumprod (without include_initial=); np.matrix_transpose
 # swaps the last two axes; np.vecdot(a, b, axis=-1) is the sum of a * b along an axis.
@@ -525,6 +597,11 @@ for _alias, _fn in _ALIASES:
     lookup(_alias).fold = _rules.fold
 
 
+# x.dtype (lowered as np.result_type(x)) only steers: a dtype for np.zeros(n, dtype=x.dtype) and the like, or to
+# compare; it has no derivative.
+primitive(np.result_type, shape=lambda avals, kwargs, loc=None: A.Aval((), "O", False)).differentiable = False
+
+
 # Which results are new arrays (see primitives.returns_new): np.asarray, np.asanyarray, np.ascontiguousarray,
 # np.real and np.matrix_transpose may return their argument or a view of it; remode and np.linalg.diagonal return
 # read-only views.
@@ -534,7 +611,7 @@ NEW_OBJECTS.update(
         np.nanprod, np.nanvar, np.nanstd, np.nancumsum, np.nancumprod, np.array, np.convolve, np.correlate,
         np.trapezoid, np.polyval, np.interp, np.cov, np.corrcoef, np.cumulative_sum, np.cumulative_prod,
         np.linalg.matmul, np.linalg.tensordot, np.linalg.outer, np.linalg.cross, np.linalg.trace,
-        unmode, trapezoid_weights, interp_slope, interp_tangent, interp_adjoint, cov_scale,
+        unmode, trapezoid_weights, interp_slope, weighted_average, interp_tangent, interp_adjoint, cov_scale,
     )
 )  # fmt: skip
 READ_ONLY_VIEWS.update(id(_fn) for _fn in (remode, np.linalg.diagonal))

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import avals as A
 from .errors import AdCompileError
-from .ir import Const, Index
+from .ir import Const, Index, Slice
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
 from .runtime import new_list, part_of, unbroadcast
 from .simplify import fold
@@ -644,6 +644,11 @@ READ_ONLY_VIEWS.update(id(_fn) for _fn in (np.broadcast_to, np.diagonal, np.diag
 # The list is one operand (a Pack). Each element's adjoint is its part of g (runtime.part_of), which the reverse
 # sweep takes for each element that needs one; with known shapes it is a plain subscript of g.
 
+#
+# The rules below state the same calculus for a list as one argument: its tangent is the list of its elements'
+# tangents (zeros for those that do not vary) and its adjoint the list of their parts (parts_of). The reverse
+# sweep does not call them (it takes each element's part where it is needed); a forward transform can.
+
 PACKING = {
     np.array: "array", np.stack: "stack", np.concatenate: "concatenate", np.hstack: "hstack", np.vstack: "vstack",
     new_list: "array",
@@ -655,6 +660,89 @@ NEW_OBJECTS.update(id(_fn) for _fn in PACKING)
 primitive(part_of, shape=A.unknown)
 
 
+def parts_of(g, xs, how: str, axis=0):
+    """The adjoints of all the elements of ``xs`` joined by ``how`` (see ``runtime.part_of``), as a list."""
+    return [part_of(g, xs, k, how, axis) for k in range(len(xs))]
+
+
+def joined(xs, how: str, axis=0):
+    """``xs`` joined as ``how`` joins them: ``np.stack(xs, axis)``, ``np.concatenate(xs, axis)``, ``np.hstack``,
+    ``np.vstack`` or ``np.array(xs)``; the transpose of :func:`parts_of`."""
+    if how in ("stack", "concatenate"):
+        return getattr(np, how)(xs, axis=axis)
+    return getattr(np, how)(xs)
+
+
+@vjp(np.stack)
+def _(g, ans, arrays, axis=0):
+    return parts_of(g, arrays, "stack", axis)
+
+
+@jvp(np.stack)
+def _(g, ans, arrays, axis=0):
+    return np.stack(g, axis=axis)
+
+
+@vjp(np.concatenate)
+def _(g, ans, arrays, axis=0):
+    return parts_of(g, arrays, "concatenate", axis)
+
+
+@jvp(np.concatenate)
+def _(g, ans, arrays, axis=0):
+    return np.concatenate(g, axis=axis)
+
+
+@vjp(np.hstack)
+def _(g, ans, tup):
+    return parts_of(g, tup, "hstack")
+
+
+@jvp(np.hstack)
+def _(g, ans, tup):
+    return np.hstack(g)
+
+
+@vjp(np.vstack)
+def _(g, ans, tup):
+    return parts_of(g, tup, "vstack")
+
+
+@jvp(np.vstack)
+def _(g, ans, tup):
+    return np.vstack(g)
+
+
+@vjp(new_list)
+def _(g, ans, xs):
+    return parts_of(g, xs, "array")
+
+
+@jvp(new_list)
+def _(g, ans, xs):
+    return new_list(g)
+
+
+@vjp(parts_of, shape=A.unknown)  # linear in g; xs only gives the shapes
+def _(h, ans, g, xs, how, axis=0):
+    return joined(h, how, axis), None
+
+
+@jvp(parts_of)
+def _(h, ans, g, xs, how, axis=0):
+    return parts_of(h, xs, how, axis), None
+
+
+@vjp(joined, shape=A.unknown)
+def _(g, ans, xs, how, axis=0):
+    return parts_of(g, xs, how, axis)
+
+
+@jvp(joined)
+def _(g, ans, xs, how, axis=0):
+    return joined(g, how, axis)
+
+
 @fold(part_of)
 def _(b, g, xs, position, how, axis=None):
     """Element j of np.array or np.stack along axis 0 is ``g[j]``."""
@@ -663,3 +751,125 @@ def _(b, g, xs, position, how, axis=None):
         items = position.value if isinstance(position.value, tuple) else (position.value,)
         return b.call(operator.getitem, g, Index(tuple(Const(k) for k in items)))
     return None
+
+
+# ── splitting an array: np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit ─────────────────────────
+# ``a, b = np.split(x, 2)`` lowers to one call ``r = np.split(x, 2)`` and one ``split_part`` per part, printed
+# ``a = r[0]`` (lower.py, Lowerer.split). The number of sections, or the list of indices, must be a literal, so the
+# number of parts is known when compiling; with ``x``'s shape, so is where each part lies (``split_bounds``). The
+# adjoint of a part is its adjoint padded with zeros to ``x``'s shape (``unsplit``), its tangent the same cut of
+# ``x``'s tangent (``cut_part``); a part that is not used costs nothing.
+
+SPLITTING = {np.split: "split", np.array_split: "array_split", np.hsplit: "hsplit", np.vsplit: "vsplit",
+             np.dsplit: "dsplit"}  # fmt: skip
+
+
+def split_bounds(shape, position: int, sections, axis: int = 0, how: str = "split"):
+    """(axis, start, stop) of part ``position`` of an array of ``shape`` split as ``how`` splits it."""
+    stand_in = np.broadcast_to(np.zeros(()), shape)
+    fn = getattr(np, how)
+    parts = fn(stand_in, sections, axis=axis) if how in ("split", "array_split") else fn(stand_in, sections)
+    ax = {"split": axis, "array_split": axis, "vsplit": 0, "dsplit": 2}.get(how, 1 if len(shape) > 1 else 0)
+    ax %= len(shape)
+    start = sum(np.shape(p)[ax] for p in parts[:position])
+    return ax, start, start + np.shape(parts[position])[ax]
+
+
+def split_part(x, parts, position, sections, axis=0, how="split"):
+    """Part ``position`` of ``parts``, which is ``x`` split as ``how`` splits it (generated code: ``parts[k]``)."""
+    return parts[position]
+
+
+def _cut(shape, position, sections, axis, how):
+    ax, start, stop = split_bounds(shape, position, sections, axis, how)
+    return (slice(None),) * ax + (slice(start, stop),)
+
+
+def unsplit(g, x, position, sections, axis=0, how="split"):
+    """The adjoint of part ``position`` of ``x`` split as ``how`` splits it: ``g`` in place, zeros elsewhere."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))
+    out[_cut(np.shape(x), position, sections, axis, how)] = g
+    return out
+
+
+def cut_part(t, position, sections, axis=0, how="split"):
+    """Part ``position`` of ``t`` split as ``how`` splits it: the tangent of that part when ``t`` is ``x``'s."""
+    return t[_cut(np.shape(t), position, sections, axis, how)]
+
+
+def _split_part_shape(avals, kwargs, loc=None) -> A.Aval:
+    shape = avals[0].shape
+    if not isinstance(shape, tuple):
+        return A.Aval(None, avals[0].kind, True)
+    try:
+        defaults = (("position", 0), ("sections", 1), ("axis", 0), ("how", "split"))
+        cut = _cut(shape, *(kwargs.get(k) if kwargs.get(k) is not None else d for k, d in defaults))
+    except (ValueError, IndexError, TypeError) as e:
+        raise AdCompileError(f"cannot split an array of shape {shape} so: {e}", loc) from None
+    return A.Aval(np.broadcast_to(np.zeros(()), shape)[cut].shape, avals[0].kind, True)
+
+
+@vjp(split_part, shape=_split_part_shape)
+def _(g, ans, x, parts, position, sections, axis=0, how="split"):
+    return unsplit(g, x, position, sections, axis, how), None
+
+
+@jvp(split_part)
+def _(g, ans, x, parts, position, sections, axis=0, how="split"):
+    return cut_part(g, position, sections, axis, how), None
+
+
+@vjp(unsplit, shape=A.like_second)  # linear in g; x only gives the shape
+def _(h, ans, g, x, position, sections, axis=0, how="split"):
+    return cut_part(h, position, sections, axis, how), None
+
+
+@jvp(unsplit)
+def _(h, ans, g, x, position, sections, axis=0, how="split"):
+    return unsplit(h, x, position, sections, axis, how), None
+
+
+@vjp(cut_part, shape=_split_part_shape)
+def _(h, ans, t, position, sections, axis=0, how="split"):
+    return unsplit(h, t, position, sections, axis, how)
+
+
+@jvp(cut_part)
+def _(h, ans, t, position, sections, axis=0, how="split"):
+    return cut_part(h, position, sections, axis, how)
+
+
+def _split_fold(b, x, position, sections, axis, how):
+    shape = _known_array_shape(b, x)
+    if shape is None:
+        return None
+    return split_bounds(shape, position.value, sections.value, 0 if axis is None else axis.value,
+                        "split" if how is None else how.value), shape
+
+
+@fold(unsplit)
+def _(b, g, x, position, sections, axis=None, how=None):
+    """With a known shape: ``g`` padded with zeros to ``x``'s shape."""
+    known = _split_fold(b, x, position, sections, axis, how)
+    if known is None:
+        return None
+    (ax, start, stop), shape = known
+    pad = tuple((start, shape[k] - stop) if k == ax else (0, 0) for k in range(len(shape)))
+    return b.call(np.pad, g, pad_width=Const(pad))
+
+
+@fold(cut_part)
+def _(b, t, position, sections, axis=None, how=None):
+    """With a known shape: a slice."""
+    known = _split_fold(b, t, position, sections, axis, how)
+    if known is None:
+        return None
+    (ax, start, stop), _ = known
+    items = (Slice(),) * ax + (Slice(Const(start), Const(stop)),)
+    return b.call(operator.getitem, t, Index(items))
+
+
+for _fn in SPLITTING:
+    primitive(_fn, shape=A.unknown).differentiable = False  # its parts are split_part, each with rules
+primitive(split_part).item = "position"
+NEW_OBJECTS.add(id(unsplit))

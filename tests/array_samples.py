@@ -43,6 +43,11 @@ IDX2 = np.array([[0, 1], [2, 2]])
 ALONG = np.array([[0, 0, 1], [2, 1, 1], [3, 3, 3]])  # for a (3, 4) array along axis 1
 
 
+def svd_reduced(a):
+    """``np.linalg.svd`` with ``full_matrices=False``, the form whose singular vectors have derivatives."""
+    return np.linalg.svd(a, full_matrices=False)
+
+
 def symmetrised(fn):
     """``fn`` of the symmetric part of its argument: the function whose derivative a symmetric adjoint is."""
 
@@ -138,3 +143,36 @@ class Output:
     def cases(self, fn):
         for args, _ in self.calls:
             yield OutputCase(fn, self.whole, self.k, args, self.symmetric)
+
+
+class _SplitThenPick:
+    """``x`` split as ``how`` splits it, part ``position``: what ``split_part`` reads from the split's result."""
+
+    def __call__(self, x, parts, position, sections, axis=0, how="split"):
+        fn = getattr(np, how)
+        return (fn(x, sections, axis=axis) if how in ("split", "array_split") else fn(x, sections))[position]
+
+
+class SplitCase(SymmetricCase):
+    """A call of ``split_part`` (one part of ``np.split(x, ...)``), its result recomputed from ``x`` so that finite
+    differences see how the part moves with it."""
+
+    def __init__(self, x, kwargs):
+        from adcompile.rules_shape import split_part
+
+        self.primitive_fn, self.fn = split_part, _SplitThenPick()
+        self.args, self.kwargs = (x, self.fn(x, None, **kwargs)), kwargs  # parts: only part `position` is read
+
+    def __str__(self) -> str:
+        return f"split_part({'x'.join(map(str, np.shape(self.args[0])))}, {self.kwargs})"
+
+
+class Split:
+    """Calls of ``split_part``, each ``call(x, position=..., sections=..., axis=..., how=...)``."""
+
+    def __init__(self, *calls):
+        self.calls = calls
+
+    def cases(self, fn):
+        for args, kwargs in self.calls:
+            yield SplitCase(args[0], kwargs)

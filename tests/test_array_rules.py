@@ -209,6 +209,22 @@ def one_operand_einsum(T):
     return np.sum(np.sin(np.einsum("ijk->kj", T))) + np.sum(np.einsum("ijk->i", T) ** 2)
 
 
+def einsum_of_three_and_four(W, x, y):
+    return (
+        np.einsum("i,i,i", x, x, y)
+        + np.sum(np.einsum("ij,jk,kl->il", W, W.T, W) ** 2)
+        + np.einsum("i,ij,jk,k", x, W, W.T, y)
+    )
+
+
+def chain_of_products(v, W, T, w):
+    return np.linalg.multi_dot([v, W, np.sin(T), W.T, w]) + np.sum(np.linalg.multi_dot([W, T]) ** 2)
+
+
+def weighted_scores(x, w, v):
+    return np.sum(np.average(x, axis=1, weights=v) ** 2) + np.average(np.sin(x), weights=w)
+
+
 REALISTIC = [
     pytest.param(quadratic_form, (X.V3, A), id="x @ A @ x"),
     pytest.param(least_squares, (A, X.V3), id="least squares via solve"),
@@ -229,6 +245,9 @@ REALISTIC = [
     pytest.param(batched, (X.T234, X.V4), id="batched matmul, moveaxis"),
     pytest.param(bilinear_einsum, (X.M33, X.V3, X.W3), id="einsum of two operands"),
     pytest.param(one_operand_einsum, (X.T234,), id="einsum of one operand"),
+    pytest.param(einsum_of_three_and_four, (X.M33, X.V3, X.W3), id="einsum of three and four operands"),
+    pytest.param(chain_of_products, (X.V2, X.M23, X.M33, X.W3[:2].copy()), id="multi_dot with vector ends"),
+    pytest.param(weighted_scores, (X.M34, X.draw(3, 4, seed=5, lo=0.5, hi=2.0), X.V4 + 3.0), id="weighted averages"),
 ]
 
 
@@ -327,8 +346,8 @@ def dot_with_3d(x):
     return np.sum(np.dot(x, X.T234))
 
 
-def einsum_of_three(x):
-    return np.einsum("i,i,i", x, x, x)
+def einsum_of_six(x):
+    return np.einsum("i,i,i,i,i,i", x, x, x, x, x, x)
 
 
 def cross_of_2_vectors(x):
@@ -353,7 +372,7 @@ def roll_two_axes(x):
         (dot_with_3d, X.M23, "1 or 2 dimensions"),
         (spectral_norm, X.M23, "ord=2"),
         (roll_two_axes, X.M23, "integer shift"),
-        (einsum_of_three, X.V3, "at most 3 positional arguments"),
+        (einsum_of_six, X.V3, "at most 6 positional arguments"),
         (cross_of_2_vectors, X.M32, "3-vectors"),
         (cross_with_scalar, X.V3, "3-vectors"),
     ],
@@ -470,3 +489,24 @@ def norm_derivative_in_x(x):
 def test_helpers_without_second_derivatives_refuse_to_be_differentiated(f, x):
     with pytest.raises(adcompile.NonDifferentiableError, match="not differentiable with respect to its argument"):
         grad(f)(x)
+
+
+MULTI_DOT_LISTS = [[X.M23, X.M34, X.M45], [X.V2, X.M23, X.M34, X.V4], [X.M23, X.V3], [X.V3, X.M34]]
+
+
+@pytest.mark.parametrize("xs", MULTI_DOT_LISTS, ids=lambda xs: ",".join("x".join(map(str, x.shape)) for x in xs))
+def test_rules_of_multi_dot(xs):
+    """The jvp rule (the list's tangent is the list of its elements' tangents) against finite differences, and
+    <vjp(g), t> = <g, jvp(t)>, the vjp's parts being those the reverse sweep takes one by one (multi_dot_part)."""
+    prim = adcompile.primitives.lookup(np.linalg.multi_dot)
+    ans = np.linalg.multi_dot(xs)
+    ts = [random_like(x, seed=k) for k, x in enumerate(xs)]
+    g = random_like(ans, seed=9)
+    up = np.linalg.multi_dot([x + 1e-6 * t for x, t in zip(xs, ts)])
+    down = np.linalg.multi_dot([x - 1e-6 * t for x, t in zip(xs, ts)])
+    tangent = prim.jvp(ts, ans, xs)
+    np.testing.assert_allclose(tangent, (up - down) / 2e-6, rtol=RTOL, atol=ATOL)
+    parts = prim.vjp(g, ans, xs)
+    assert [np.shape(p) for p in parts] == [np.shape(x) for x in xs]
+    total = sum(float(np.sum(p * t)) for p, t in zip(parts, ts))
+    assert total == pytest.approx(float(np.sum(g * tangent)), rel=1e-12)

@@ -78,3 +78,72 @@ def test_a_comprehension_over_a_computed_range_is_refused_with_a_rewrite():
     with pytest.raises(UnsupportedSyntaxError, match="range known when compiling") as info:
         grad(comprehension_over_computed_range)(X3)
     assert "np.zeros(n)" in info.value.hint
+
+
+# ── the rules of a list argument, called directly: tangents and adjoints are lists too ───────────────
+
+from adcompile.primitives import lookup  # noqa: E402
+from adcompile.rules_shape import joined, parts_of  # noqa: E402
+from adcompile.runtime import new_list  # noqa: E402
+
+RNG = np.random.default_rng(7)
+M23, M33, V2 = RNG.normal(size=(2, 3)), RNG.normal(size=(3, 3)), RNG.normal(size=2)
+LISTS = [
+    (np.stack, [X3, Y3], {}),
+    (np.stack, [M23, M23[::-1].copy(), M23 * 2.0], {"axis": 2}),
+    (np.concatenate, [M23, M33], {}),
+    (np.concatenate, [M33, M23.T.copy()], {"axis": 1}),
+    (np.hstack, [X3, V2]),
+    (np.hstack, [M23, M23]),
+    (np.vstack, [X3, M23]),
+    (np.array, [X3, Y3]),
+    (new_list, [X3, Y3]),
+    (parts_of, np.arange(12.0).reshape(2, 6), {"how": "concatenate", "axis": 1, "xs": [M23, M23]}),
+    (joined, [M23, M33], {"how": "concatenate"}),
+]
+LISTS = [(c[0], c[1], c[2] if len(c) > 2 else {}) for c in LISTS]
+
+
+def _call(fn, xs, kwargs):
+    return fn(xs, **kwargs)
+
+
+def _directional(fn, xs, ts, kwargs, eps=1e-6):
+    """d/ds fn(xs + s ts) at s = 0, element by element when xs is a list."""
+    if isinstance(xs, list):
+        up, down = [x + eps * t for x, t in zip(xs, ts)], [x - eps * t for x, t in zip(xs, ts)]
+    else:
+        up, down = xs + eps * ts, xs - eps * ts
+    a, b = _call(fn, up, kwargs), _call(fn, down, kwargs)
+    if isinstance(a, list):
+        return [(p - q) / (2 * eps) for p, q in zip(a, b)]
+    return (np.asarray(a) - np.asarray(b)) / (2 * eps)
+
+
+def _inner(a, b) -> float:
+    if isinstance(a, list):
+        return sum(_inner(p, q) for p, q in zip(a, b))
+    return float(np.sum(np.multiply(a, b)))
+
+
+def _random_like(v):
+    return [RNG.normal(size=np.shape(p)) for p in v] if isinstance(v, list) else RNG.normal(size=np.shape(v))
+
+
+@pytest.mark.parametrize("fn, xs, kwargs", LISTS, ids=lambda v: getattr(v, "__name__", ""))
+def test_rules_of_a_list_argument(fn, xs, kwargs):
+    """jvp = directional derivative (finite differences); <vjp(g), t> = <g, jvp(t)>; the vjp's parts are those the
+    reverse sweep takes one by one (part_of)."""
+    prim = lookup(fn)
+    ans = _call(fn, xs, kwargs)
+    ts, g = _random_like(xs), _random_like(ans)
+    rule_kwargs = {k: v for k, v in kwargs.items() if k != "xs"}
+    extra = (kwargs["xs"],) if fn is parts_of else ()
+    tangent = prim.jvp(ts, ans, xs, *extra, **rule_kwargs)
+    tangent = tangent[0] if fn is parts_of else tangent
+    expected = _directional(fn, xs, ts, kwargs)
+    for got, want in zip(tangent, expected) if isinstance(expected, list) else [(tangent, expected)]:
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    adjoint = prim.vjp(g, ans, xs, *extra, **rule_kwargs)
+    adjoint = adjoint[0] if fn is parts_of else adjoint
+    assert _inner(adjoint, ts) == pytest.approx(_inner(g, tangent), rel=1e-12)

@@ -197,3 +197,33 @@ def test_full_convolution_adjoint_is_plain_numpy():
 
 def convolved(a, v):
     return np.sum(np.convolve(a, v) ** 2)
+
+
+# ── x.dtype: a value that only steers ─────────────────────────────────────────────────────────────────
+
+
+def with_its_dtype(x):
+    y = np.zeros(3, dtype=x.dtype)
+    y[0] = x[0] * 2.0
+    ones = np.ones_like(x, dtype=x.dtype)
+    return np.sum(y * x) + np.sum(ones * x) if x.dtype == y.dtype else 0.0
+
+
+def cast_to_its_own_dtype(x):
+    return np.sum(x.astype(x.dtype) ** 2)
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_dtype_can_be_passed_and_compared_and_has_no_derivative(generic, monkeypatch):
+    if generic:
+        monkeypatch.setattr(adcompile.api, "MAX_SPECIALISATIONS", 0)
+    for x in (np.array([0.5, 1.0, 2.0]), np.array([0.5, 1.0, 2.0], dtype=np.float32)):
+        got = adcompile.grad(with_its_dtype)(x)
+        assert got.dtype == x.dtype
+        np.testing.assert_allclose(got, [4 * 0.5 + 1.0, 1.0, 1.0], rtol=1e-6)  # 2 x0² + Σx
+
+
+def test_a_cast_to_a_dtype_read_at_run_time_is_refused_with_a_hint():
+    with pytest.raises(adcompile.UnsupportedSyntaxError, match="named directly") as e:
+        adcompile.grad(cast_to_its_own_dtype)(np.ones(3))
+    assert "x.copy()" in e.value.hint

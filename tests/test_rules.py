@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import array_samples as X
 import numpy as np
 import pytest
-from array_samples import Output, Symmetric
+from array_samples import Output, Split, Symmetric
 from fd import numeric_grad
 
 import adcompile
@@ -226,6 +226,9 @@ EINSUM = Given(
     call("ii,i->i", X.M33, X.V3),
     call("i,jk->ij", X.V3, X.M23),
     call("bij,bjk->bik", X.T234, X.draw(2, 4, 2, seed=9)),
+    call("ij,jk,kl->il", X.M23, X.M34, X.M45),
+    call("i,ij,j", X.V2, X.M23, X.V3),
+    call("ii,i,i->i", X.M33, X.V3, X.W3),
 )
 
 ZNAN = np.where(np.arange(24).reshape(2, 3, 4) % 7 == 3, 0.0, TNAN)  # zeros among the NaNs
@@ -395,6 +398,14 @@ SAMPLES = {
     astype: Given(call(M23, "float64"), call(V3, "float64")),
     cast_like: Given(call(M23, M23), call(1.5, 2.5)),
     list_append: CheckedElsewhere("tests/test_loops.py::test_lists_as_containers"),
+    **{
+        fn: CheckedElsewhere("tests/test_array_rules.py::test_rules_of_multi_dot")
+        for fn in (np.linalg.multi_dot, L.multi_dot_part, L.multi_dot_parts, L.multi_dot_tangent)
+    },
+    **{
+        fn: CheckedElsewhere("tests/test_joining.py::test_rules_of_a_list_argument")
+        for fn in (np.stack, np.concatenate, np.hstack, np.vstack, adcompile.runtime.new_list, S.parts_of, S.joined)
+    },
     written_part: Given(call(V4, (np.array([0, 2, 0]),)), call(M23, (slice(None), 1)), call(V4, (V4 > 0,))),
     # shape and layout
     np.reshape: Given(call(X.M23, shape=(3, 2)), call(X.M23, shape=(-1,)), call(X.T234, shape=(4, -1))),
@@ -440,6 +451,26 @@ SAMPLES = {
     S.untake_along_axis: Given(call(X.M33, X.M34, X.ALONG), call(X.M34, X.M34, np.argsort(X.M34, axis=0), axis=0)),
     S.diagonal_adjoint: Given(call(X.V3, X.M33), call(X.V2, X.M23, offset=1)),
     S.diag_adjoint: Given(call(X.M33, X.V3), call(X.V2, X.M23, k=1)),
+    # splitting: one part of np.split(x, ...) (the result it reads is recomputed: see array_samples.Split)
+    S.split_part: Split(
+        call(X.V6, position=1, sections=3),
+        call(X.M34, position=2, sections=(1, 3), axis=1),
+        call(X.V5, position=0, sections=2, how="array_split"),
+        call(X.T234, position=1, sections=2, how="dsplit"),
+        call(X.M23, position=0, sections=(1,), how="vsplit"),
+        call(X.M34, position=1, sections=2, how="hsplit"),
+    ),
+    S.unsplit: Given(
+        call(X.V2, X.V6, position=1, sections=3),
+        call(X.M32, X.M34, position=1, sections=(1, 3), axis=1),
+        call(X.V3, X.V5, position=0, sections=2, how="array_split"),
+        call(X.T214, X.T234, position=0, sections=(1,), axis=-2),
+    ),
+    S.cut_part: Given(
+        call(X.V6, position=1, sections=3),
+        call(X.M34, position=2, sections=(1, 3), axis=1),
+        call(X.M34, position=0, sections=2, how="hsplit"),
+    ),
     # contractions and linear algebra
     operator.matmul: Given(
         call(X.M23, X.M34),
@@ -468,10 +499,21 @@ SAMPLES = {
     np.einsum: EINSUM,
     L.contract: EINSUM,
     L.einsum_left: Given(
-        call(X.M24, X.M34, X.M23, "ij,jk->ik"), call(1.5, X.W3, X.V3, "i,i"), call(X.V3, X.V3, X.M33, "ii,i->i")
+        call(X.M24, X.M34, X.M23, "ij,jk->ik"), call(1.5, X.W3, X.V3, "i,i"), call(X.V3, X.V3, X.M33, "ii,i->i"),
+        call(X.M24, X.M34, X.M23, "ij,jk,kl->il", X.draw(4, 4, seed=44)),
+    ),
+    L.einsum_at: Given(
+        call(X.M24, 2, "ij,jk,kl->il", X.M23, X.M34, X.M45[:, :4].copy()),
+        call(X.V2, 2, "i,ij,j->i", X.V2, X.M23, X.V3),
+        call(X.V3, 3, "ij,j,k,ik->i", X.M32, X.V2, X.W3, X.M33),
+    ),
+    L.contract_at: Given(
+        call(X.M45, 2, "ij,jk,kl->il", X.M23, X.M34, X.M45),
+        call(X.V3, 2, "i,ij,j->i", X.V2, X.M23, X.V3),
     ),
     L.einsum_right: Given(
-        call(X.M24, X.M23, X.M34, "ij,jk->ik"), call(1.5, X.V3, X.W3, "i,i"), call(X.M32, X.V3, X.M23, "i,jk->ij")
+        call(X.M24, X.M23, X.M34, "ij,jk->ik"), call(1.5, X.V3, X.W3, "i,i"), call(X.M32, X.V3, X.M23, "i,jk->ij"),
+        call(X.M24, X.M23, X.M34, "ij,jk,kl->il", X.draw(4, 4, seed=44)),
     ),
     np.linalg.inv: Given(call(X.D3), call(X.D233)),
     np.linalg.solve: Given(call(X.D3, X.V3), call(X.D3, X.M32), call(X.D233, X.M32), call(X.D233, X.V3)),
@@ -517,6 +559,10 @@ SAMPLES = {
     M.eigh_values: Output(np.linalg.eigh, 0, call(X.S3), call(X.S233), symmetric=True),
     M.eigh_vectors: Output(np.linalg.eigh, 1, call(X.S3), symmetric=True),
     M.svd_values: Output(np.linalg.svd, 1, call(X.M23), call(X.M32), call(X.D233)),
+    M.svd_u: Output(X.svd_reduced, 0, call(X.M23), call(X.M32), call(X.D233), call(X.M43)),
+    M.svd_vh: Output(X.svd_reduced, 2, call(X.M23), call(X.M32), call(X.D233), call(X.M34)),
+    M.qr_q: Output(np.linalg.qr, 0, call(X.M32), call(X.D3), call(X.draw(2, 4, 3, seed=6))),
+    M.qr_r: Output(np.linalg.qr, 1, call(X.M32), call(X.D3), call(X.draw(2, 4, 3, seed=6))),
     M.lstsq_solution: Output(np.linalg.lstsq, 0, call(X.M32, X.V3), call(X.M43, X.M43[:, :2].copy())),
     L.as_column_of: Given(call(X.V3, X.V3, X.D3), call(X.M32, X.M32, X.D3), call(X.M23, X.M23, X.D233)),
     L.from_column_of: Given(call(X.M31, X.V3, X.D3), call(X.M32, X.M32, X.D3), call(X.T234, X.T234, X.D233)),
@@ -573,6 +619,14 @@ SAMPLES = {
     R.interp_adjoint: Given(call(X.draw(6, seed=6), INTERP_X, XP), call(X.draw(6, seed=5), INTERP_X, XP, right=1.0)),
     R.interp_slope: Given(call(INTERP_X, XP, X.V5)),
     R.trapezoid_weights: Given(call((3, 4), np.array([0.0, 0.3, 1.1, 1.5]))),
+    # more: weighted averages (weights of the array's shape, or 1-D along an axis; kept away from a zero sum)
+    R.weighted_average: Given(
+        call(X.M34, X.draw(3, 4, seed=7, lo=0.5, hi=2.0)),
+        call(X.M34, X.draw(4, seed=7, lo=0.5, hi=2.0), axis=1),
+        call(X.T234, X.draw(3, seed=8, lo=0.5, hi=2.0), axis=-2, keepdims=True),
+        call(X.M34, X.draw(3, 4, seed=9, lo=0.5, hi=2.0), axis=0),
+    ),
+    R.aligned: Given(call(X.V4, X.M34, axis=1), call(X.M34, X.M34), call(X.V3, X.T234, axis=-2)),
     # more: covariance
     np.cov: Given(call(X.M34), call(X.M45, bias=True), call(X.M43, ddof=0)),
     np.corrcoef: Given(call(X.M34), call(X.M45)),
@@ -755,10 +809,25 @@ def weighted_sum(P, nargs: int):
         def f(x, y, z, w):
             return np.sum(P(x, y, z) * w)
 
-    else:
+    elif nargs == 4:
 
         def f(x, y, z, u, w):
             return np.sum(P(x, y, z, u) * w)
+
+    elif nargs == 5:
+
+        def f(x, y, z, u, v, w):
+            return np.sum(P(x, y, z, u, v) * w)
+
+    elif nargs == 6:
+
+        def f(x, y, z, u, v, r, w):
+            return np.sum(P(x, y, z, u, v, r) * w)
+
+    else:
+
+        def f(x, y, z, u, v, r, s, w):
+            return np.sum(P(x, y, z, u, v, r, s) * w)
 
     return f
 
@@ -780,10 +849,25 @@ def plain_sum(P, nargs: int):
         def f(x, y, z):
             return np.sum(P(x, y, z))
 
-    else:
+    elif nargs == 4:
 
         def f(x, y, z, u):
             return np.sum(P(x, y, z, u))
+
+    elif nargs == 5:
+
+        def f(x, y, z, u, v):
+            return np.sum(P(x, y, z, u, v))
+
+    elif nargs == 6:
+
+        def f(x, y, z, u, v, r):
+            return np.sum(P(x, y, z, u, v, r))
+
+    else:
+
+        def f(x, y, z, u, v, r, s):
+            return np.sum(P(x, y, z, u, v, r, s))
 
     return f
 

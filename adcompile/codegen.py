@@ -26,7 +26,7 @@ import numpy as np
 from .inplace import ADD_AT_IN_PLACE, IN_PLACE, SET_IN_PLACE
 from .ir import Assign, Break, For, Function, Global, If, Index, Pack, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
-from .runtime import new_list
+from .runtime import new_list, new_tuple
 
 getitem = operator.getitem
 
@@ -109,7 +109,7 @@ def generate(fn: Function) -> tuple[str, dict]:
             and st.prim.op_node is None
             and st.prim.fn is not getitem
             and st.prim.item is None
-            and st.prim.fn is not new_list
+            and st.prim.fn not in (new_list, new_tuple)
         ):
             callee[st.prim] = _callee_ast(st.prim, ns)
     glob_names = {}
@@ -296,7 +296,7 @@ def _in_place(st: Assign, operand) -> str:
 def _expression(st: Assign, operand, callee) -> ast.expr:
     if st.prim.fn is operator.getitem:
         return ast.Subscript(operand(st.args[0]), _subscript(st.args[1], operand))
-    if st.prim.fn is new_list:  # a list display: [a, b]
+    if st.prim.fn in (new_list, new_tuple):  # a list or tuple display: [a, b], (n, m)
         return operand(st.args[0])
     if st.prim.item is not None:  # one output of a function returning several
         return ast.Subscript(operand(st.args[-1]), ast.Constant(st.prim.item))

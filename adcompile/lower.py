@@ -25,7 +25,7 @@ from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Sl
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_multi import MULTIPLE
 from .rules_shape import PACKING
-from .runtime import astype, astype_steps, list_append, new_list, setitem, unpacked
+from .runtime import astype, astype_steps, list_append, new_list, new_tuple, setitem, unpacked
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
@@ -87,6 +87,14 @@ class _Outputs(tuple):
         out.fields = fields
         return out
 
+
+class _Values(tuple):
+    """A tuple display of computed values, ``(n, m)``: it exists at compile time (returned, unpacked, indexed by a
+    literal) and is built at run time only where a shape is expected (see ``_SHAPES``)."""
+
+
+# where a call takes a shape (also as shape=): a tuple of computed integers there is built at run time, (n, m)
+_SHAPES = {np.zeros: 0, np.ones: 0, np.empty: 0, np.full: 0, np.reshape: 1, np.broadcast_to: 1}
 
 # keyword arguments that change how many outputs a function returns, or what they mean
 _CHANGES_OUTPUTS = {np.linalg.svd: ("compute_uv", "hermitian"), np.linalg.qr: ("mode",)}
@@ -781,6 +789,12 @@ class Lowerer:
         if handler is None:
             self.unsupported(node)
         value = handler(self, node, hint)
+        if isinstance(value, _Values) and not allow_tuple:
+            raise UnsupportedSyntaxError(
+                "a tuple of computed values can only be returned, unpacked, indexed by a literal or used as a shape",
+                self.loc(node),
+                hint="assign its values to separate names (a, b = ...), or pass it as a shape: np.zeros((n, m))",
+            )
         if isinstance(value, tuple) and not allow_tuple:
             raise UnsupportedSyntaxError(
                 "this call returns several values; unpack them (a, b = f(...)) before using them",
@@ -883,14 +897,20 @@ class Lowerer:
         return out
 
     def _tuple(self, node: ast.Tuple, hint):
+        for e in node.elts:
+            if isinstance(e, ast.Starred):
+                self.unsupported(e)
         items = [self.expr(e) for e in node.elts]
         if all(isinstance(v, Const) for v in items):
             return Const(tuple(v.value for v in items))
-        raise UnsupportedSyntaxError(
-            "tuples of computed values are only supported in return and unpacking statements",
-            self.loc(node),
-            hint="return them, or assign them to separate names",
-        )
+        return _Values(items)
+
+    def shape(self, node):
+        """A call's shape argument: a tuple of computed integers is built at run time, ``(n, m)``."""
+        value = self.expr(node, allow_tuple=True)
+        if isinstance(value, _Values):
+            return self.at(node).call(new_tuple, Pack(tuple(value), "tuple"))
+        return self.expr(node) if isinstance(value, tuple) else value  # several outputs: expr says why not
 
     def reference(self, node):
         """What a dotted name (``np.linalg.norm``) refers to; None for anything that is not a dotted name."""
@@ -931,9 +951,16 @@ class Lowerer:
         """``x.sum(axis=0)`` is ``np.sum(x, axis=0)``; ``x.reshape(2, 3)`` is ``np.reshape(x, (2, 3))``."""
         if method.name == "astype":
             return self.astype(method.base, node, hint)
-        args = [self.expr(a) for a in node.args]
-        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         fn = _METHODS.get(method.name) or _PACKED[method.name]
+        if method.name == "reshape":  # x.reshape(n, m) or x.reshape((n, m)): a shape, computed or not
+            shape = node.args[0] if len(node.args) == 1 else _synthetic(node, ast.Tuple(list(node.args), ast.Load()))
+            args = [self.shape(shape)] if node.args else []
+        else:
+            args = [self.expr(a) for a in node.args]
+        kwargs = {
+            k.arg: self.shape(k.value) if (k.arg, method.name) == ("shape", "reshape") else self.expr(k.value)
+            for k in node.keywords
+        }
         if method.name in _PACKED and len(args) > 1:
             if not all(isinstance(a, Const) for a in args):
                 raise UnsupportedSyntaxError(
@@ -1018,8 +1045,12 @@ class Lowerer:
         if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp)):
             args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
         else:
-            args = [self.expr(a) for a in node.args]
-        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+            where = _SHAPES.get(callee.obj) if prim is not None else None
+            args = [self.shape(a) if k == where else self.expr(a) for k, a in enumerate(node.args)]
+        kwargs = {
+            k.arg: self.shape(k.value) if k.arg == "shape" and callee.obj in _SHAPES else self.expr(k.value)
+            for k in node.keywords
+        }
         if prim is None:
             return self.inline(callee, args, kwargs, node, hint)
         if callee.obj in MULTIPLE:

@@ -1,0 +1,128 @@
+"""Shapes computed at run time, unpacking checked as Python does, appends in place, list comprehensions as values,
+and tuples returned from inside loops: each gradient checked against finite differences in specialised and generic
+code, each refusal checked for where it points."""
+
+import numpy as np
+import pytest
+from fd import numeric_grad
+
+import adcompile
+from adcompile import derivative_source, grad
+from adcompile.errors import AdCompileError
+
+HERE = __file__
+
+
+@pytest.fixture(params=["specialised", "generic"])
+def code(request, monkeypatch):
+    """Which adjoint ``grad`` runs: the one specialised to the arguments' shapes, or the shape-agnostic one."""
+    if request.param == "generic":
+        monkeypatch.setattr(adcompile.api, "MAX_SPECIALISATIONS", 0)
+    return request.param
+
+
+def check(f, *args, argnums=None):
+    argnums = tuple(range(len(args))) if argnums is None else argnums
+    grads = grad(f, argnums=argnums)(*args)
+    for i, g in zip(argnums, grads):
+        assert np.shape(g) == np.shape(args[i])
+        np.testing.assert_allclose(g, numeric_grad(f, args, i), rtol=1e-6, atol=1e-9)
+
+
+def line_of(fn, text: str) -> int:
+    import inspect
+
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, ln in enumerate(lines) if text in ln)
+
+
+def assert_points_at(err: AdCompileError, fn, text: str, caret_under: str):
+    message = str(err)
+    assert message.startswith(f"{HERE}:{line_of(fn, text)}:"), message
+    quoted, carets = message.splitlines()[1:3]
+    assert quoted[carets.index("^") :].startswith(caret_under), message
+
+
+M23 = np.array([[0.3, -0.5, 1.0], [0.2, 0.7, -1.1]])
+V4 = np.array([0.4, -0.3, 0.9, 0.2])
+
+
+# ── 1. tuples of computed values, built at run time where a shape is expected ────────────────────────────
+
+
+def computed_shapes(x):
+    n, m = x.shape
+    y = np.zeros((n, m))
+    for i in range(n):
+        y[i] = x[i] * (i + 1)
+    z = np.ones((len(x), 2)) * x[0, 0]
+    w = np.full((n,), 0.5) + np.full((n, 1), x[0, 1])[:, 0]  # a differentiated fill value
+    r = np.reshape(x, (n * m, -1))
+    q = x.reshape(m, n)
+    p = x.reshape((m * n,))
+    shape = (m, n)  # a name for the tuple
+    s = np.broadcast_to(x[0], (n + 1, m))
+    return (
+        np.sum(y * y)
+        + np.sum(z * z)
+        + np.sum(w * w)
+        + np.sum(r[:, 0] ** 3)
+        + np.sum(q[0] * q[-1])
+        + np.sum(np.ones(shape) * p[: n * m].reshape(shape) ** 2)
+        + np.sum(s**2)
+    )
+
+
+def test_shapes_computed_at_run_time_give_the_gradient(code):
+    check(computed_shapes, M23)
+    check(computed_shapes, np.linspace(-1.0, 1.0, 12).reshape(4, 3))
+
+
+def test_a_computed_shape_is_a_tuple_display_and_known_when_its_sizes_are():
+    src = derivative_source(computed_shapes, args=(M23,))
+    assert "np.zeros(_t" in src and " = (_t" in src  # the tuple is built at run time...
+    assert "np.reshape(bq, (2, 3))" in src  # ...and its value is known when specialising: no reshape_like
+    generic = derivative_source(computed_shapes)
+    assert "reshape_like(bq, x)" in generic
+
+
+def test_sizes_computed_from_known_sizes_are_known():
+    def f(x):
+        n = len(x)
+        y = np.zeros(n + 1)
+        y[1:] = x
+        return np.sum(y[: n // 2] ** 2)
+
+    check(f, V4)
+    assert "unbroadcast" not in derivative_source(f, args=(V4,))
+
+
+def float_size(x):
+    n = np.sum(x)
+    return np.sum(np.zeros((n, 2)))
+
+
+def tuple_as_a_value(x):
+    n = len(x)
+    pair = (n, x[0])
+    return np.sum(pair)
+
+
+@pytest.mark.parametrize(
+    "f, text, caret, words",
+    [
+        (float_size, "np.zeros((n, 2))", "(n, 2)", "a shape is a tuple of integers, but this one holds a float"),
+        (tuple_as_a_value, "np.sum(pair)", "pair", "can only be returned, unpacked, indexed by a literal"),
+    ],
+)
+def test_a_tuple_of_computed_values_elsewhere_is_refused_where_it_is(f, text, caret, words):
+    with pytest.raises(AdCompileError, match=words) as error:
+        grad(f)(V4)
+    assert_points_at(error.value, f, text, caret)
+
+
+def test_a_float_fill_value_is_differentiated():
+    def f(x):
+        return np.sum(np.full((4,), x[0]) * x) + np.sum(np.full_like(x, x[1]) ** 2)
+
+    check(f, V4)

@@ -357,6 +357,27 @@ def packed(fn):
     return rule
 
 
+def known_length(av) -> int | None:
+    """The number of elements of a value, if it is known: of a tuple of known integers (a shape), of an array or a
+    list of known shape."""
+    if isinstance(av.literal, tuple):
+        return len(av.literal)
+    if av.array is True and isinstance(av.shape, tuple) and av.shape:
+        return av.shape[0]
+    return None
+
+
+def unpacking(avals, kwargs, loc=None) -> Aval:
+    """``unpacked(v, n)``: ``v``, whose length is checked here when it is known, as Python checks ``a, b = v``."""
+    v, n = avals[0], avals[1].literal
+    length = known_length(v)
+    if length is not None and length != n:
+        from .errors import UnpackingError
+
+        raise UnpackingError(f"cannot unpack {length} values into {n} names", loc)
+    return v
+
+
 def tupled(avals, kwargs, loc=None) -> Aval:
     """``(n, m)`` built at run time: a tuple of integers (a shape), whose value is known when each integer is.
     A float in it is refused here, where it is known: a shape cannot depend on a value being differentiated."""

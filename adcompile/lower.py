@@ -19,7 +19,7 @@ import types
 import numpy as np
 
 from .builder import Builder, is_number
-from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
+from .errors import AdCompileError, Location, NonDifferentiableError, UnpackingError, UnsupportedSyntaxError
 from .frontend import Source, read_source
 from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
@@ -769,15 +769,17 @@ class Lowerer:
             values = [self.expr(v, t.id if isinstance(t, ast.Name) else "") for t, v in zip(target.elts, value.elts)]
         else:
             values = self.expr(value, allow_tuple=True)
+            n = len(target.elts)
+            if isinstance(values, Const) and isinstance(values.value, tuple):  # s = (2, 3); a, b = s
+                values = tuple(Const(v) for v in values.value)
             if isinstance(values, (Var, Global)):  # n, m = x.shape; a, b = rows: checked, then indexed
-                n = len(target.elts)
+                # the check is kept even if a and b are unused, and vanishes where the length is known
                 checked = self.at(value).call(unpacked, values, Const(n))
                 values = tuple(self.at(value).call(operator.getitem, checked, Index((Const(k),))) for k in range(n))
-            if not (isinstance(values, tuple) and len(values) == len(target.elts)):
-                raise UnsupportedSyntaxError(
-                    f"only a tuple literal or a value of {len(target.elts)} elements can be unpacked here",
-                    self.loc(value),
-                )
+            if not isinstance(values, tuple):
+                raise UnsupportedSyntaxError(f"{ast.unparse(value)} cannot be unpacked", self.loc(value))
+            if len(values) != n:  # known now: Python's ValueError, located
+                raise UnpackingError(f"cannot unpack {len(values)} values into {n} names", self.loc(value))
         for t, v in zip(target.elts, values):
             if isinstance(t, ast.Tuple):
                 raise UnsupportedSyntaxError("nested unpacking is not supported yet", self.loc(t))

@@ -39,6 +39,7 @@ from .lower import lower_rule
 from .primitives import READ_ONLY_VIEWS, primitive, returns_new
 from .rules_shape import PACKING
 from .runtime import index_add, owned, part_of, scalar_seed, zeros_like
+from .simplify import without_known_checks
 
 
 def infer_avals(fn: Function, param_avals) -> dict:
@@ -165,10 +166,9 @@ def reverse(fn: Function, argnums: int | tuple, param_avals, with_value: bool) -
     grads = [adj[p] if p in adj else _zero(b, p) for p in wrt]
     grads = _owned(b, grads, set(fn.params + fn.kwonly), fn.body)
     result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
-    ret = Return((y, result) if with_value else result, fn.ret.loc)
-    body = _dead_code_eliminated(
-        _substituted(fn.body, b.replace) + b.body, {v for v in ret.operands() if isinstance(v, Var)}
-    )
+    body, value = without_known_checks(_substituted(fn.body, b.replace) + b.body, (y, result), avals)
+    ret = Return(value if with_value else value[1], fn.ret.loc)
+    body = _dead_code_eliminated(body, {v for v in ret.operands() if isinstance(v, Var)})
     suffix = "value_and_grad" if with_value else "grad"
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     adjoint = Function(f"{fn.name}_{suffix}", fn.params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
@@ -601,7 +601,7 @@ def _dead_code_eliminated(body: list, live: set) -> list:
             kept.append(st)
             if isinstance(st.test, Var):
                 live.add(st.test)
-        elif st.target in live:
+        elif st.target in live or st.prim.effect:
             kept.append(st)
             live.update(a for a in st.operands() if isinstance(a, Var))
     kept.reverse()

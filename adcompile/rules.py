@@ -807,9 +807,12 @@ def _(g, ans, xs, v):
     return list_append(g, np.zeros_like(v)), list_append(zeros_like(xs), g)
 
 
-@derivative(unpacked, shape=A.like_first)
+@derivative(unpacked, shape=A.unpacking)
 def _(g, ans, v, n):
     return g, None
+
+
+lookup(unpacked).effect = True  # a, b = v raises for a v of another length, even if a and b are not used
 
 
 # ── helpers that generated code calls (linear maps; their rules make derivatives of derivatives work) ──

@@ -126,3 +126,69 @@ def test_a_float_fill_value_is_differentiated():
         return np.sum(np.full((4,), x[0]) * x) + np.sum(np.full_like(x, x[1]) ** 2)
 
     check(f, V4)
+
+
+# ── 3. unpacking checks the length, as Python does ──────────────────────────────────────────────────────
+
+
+def unused_unpacking(m, xs):
+    a, b = xs  # neither is used: the length is checked all the same
+    rows, cols = m.shape
+    return np.sum(m * m)
+
+
+def unpacking_in_a_loop(m):
+    s = 0.0
+    for r in m:
+        a, b = r  # each row must have two elements
+        s = s + a * b
+    return s
+
+
+def test_unpacking_a_value_of_another_length_raises_even_if_nothing_is_used(code):
+    with pytest.raises(ValueError, match="cannot unpack 3 values into 2 names"):
+        grad(unused_unpacking)(M23, np.ones(3))
+    with pytest.raises(ValueError, match="cannot unpack 3 values into 2 names"):
+        grad(unused_unpacking)(np.ones((2, 3, 1)), np.ones(2))  # the shape has three sizes
+    with pytest.raises(ValueError, match="cannot unpack 3 values into 2 names"):
+        grad(unpacking_in_a_loop)(M23)
+    check(unused_unpacking, M23, np.ones(2), argnums=(0,))
+    check(unpacking_in_a_loop, M23.T)
+
+
+def test_a_known_length_is_checked_when_compiling_and_costs_nothing_at_run_time():
+    from adcompile.errors import UnpackingError
+
+    with pytest.raises(UnpackingError, match="cannot unpack 3 values into 2 names") as error:
+        grad(unused_unpacking)(M23, np.ones(3))
+    assert_points_at(error.value, unused_unpacking, "a, b = xs", "xs")
+    src = derivative_source(unused_unpacking, args=(M23, np.ones(2)))
+    assert "unpacked" not in src and "shape" not in src
+    assert "unpacked(xs, 2)" in derivative_source(unused_unpacking)  # generic code checks at run time
+
+
+def unpacks_a_literal_of_another_length(x):
+    a, b = x, 2.0 * x, 3.0
+    return a
+
+
+def unpacks_a_helper_result_of_another_length(x):
+    a, b = pair_and_one(x)
+    return a
+
+
+def pair_and_one(x):
+    return x, x * 2.0, 1.0
+
+
+@pytest.mark.parametrize(
+    "f, text, caret",
+    [
+        (unpacks_a_literal_of_another_length, "a, b = x, 2.0 * x, 3.0", "x, 2.0 * x, 3.0"),
+        (unpacks_a_helper_result_of_another_length, "a, b = pair_and_one(x)", "pair_and_one(x)"),
+    ],
+)
+def test_unpacking_a_tuple_of_another_length_is_a_located_value_error(f, text, caret):
+    with pytest.raises(ValueError, match="cannot unpack 3 values into 2 names") as error:
+        grad(f)(0.5)
+    assert_points_at(error.value, f, text, caret)

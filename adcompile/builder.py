@@ -66,10 +66,11 @@ class Builder:
         """What an index item is known to be: a literal, an abstract value, or a slice (None if its bounds vary)."""
         if isinstance(item, Slice):
             parts = [
-                None if p is None else p.value if isinstance(p, Const) else self.aval(p).literal
+                p if p is None else p.value if isinstance(p, Const) else self.aval(p).literal
                 for p in (item.lower, item.upper, item.step)
             ]  # a computed bound may be known: x[: n // 2]
-            if all(p is None or isinstance(p, int) for p in parts):
+            computed = [p for p in (item.lower, item.upper, item.step) if p is not None and not isinstance(p, Const)]
+            if all(isinstance(self.aval(p).literal, int) for p in computed):
                 return slice(*parts)
             return A.UNKNOWN
         if isinstance(item, Const):

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from .inplace import ADD_AT_IN_PLACE, IN_PLACE, SET_IN_PLACE
+from .inplace import ADD_AT_IN_PLACE, APPEND_IN_PLACE, IN_PLACE, SET_IN_PLACE
 from .ir import Assign, Break, For, Function, Global, If, Index, Pack, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
 from .runtime import new_list, new_tuple
@@ -282,7 +282,11 @@ def _index_value(index, operand) -> ast.expr:
 
 
 def _in_place(st: Assign, operand) -> str:
-    """``y[i] = v``, ``y[i] += v`` or ``np.add.at(y, idx, v)``: the target takes the written array's name."""
+    """``y[i] = v``, ``y[i] += v``, ``np.add.at(y, idx, v)`` or ``xs.append(v)``: the target takes the written
+    array's (or list's) name."""
+    if st.prim is APPEND_IN_PLACE:
+        xs, value = st.args
+        return ast.unparse(ast.Call(ast.Attribute(operand(xs), "append"), [operand(value)], []))
     array, index, value = st.args
     if st.prim is ADD_AT_IN_PLACE:
         return ast.unparse(ast.Call(ast.Attribute(ast.Attribute(ast.Name("np"), "add"), "at"),

@@ -545,10 +545,11 @@ class Lowerer:
         """Require ``var`` not to be an array; verified once abstract values are known (see reverse.py)."""
         self.b.checks.append((var, loc, message, hint))
 
-    def write(self, target, old: Var, new: Var, name: str | None = None):
+    def write(self, target, old: Var, new: Var, name: str | None = None, append: bool = False):
         """After ``old``'s array (or list) is changed in place into ``new``: every name for it sees the change (as
         in Python), and a name that may share memory with it without being it (a view, a value chosen by a
-        branch) is stale: using it later is an error unless it turns out not to be an array."""
+        branch) is stale: using it later is an error unless it turns out not to be an array. An ``append`` changes
+        the list alone, not the values it holds (``a = xs[0]`` keeps its value)."""
         name = name or target.value.id
         new.hint = name
         objects = self.may_be(old)
@@ -559,7 +560,9 @@ class Lowerer:
             if v is old:
                 self.scope[n] = new
             elif isinstance(v, Var) and (
-                self.may_be(v) & objects or objects & self.b.views.get(v, set()) or v in self.b.views.get(old, ())
+                self.may_be(v) & objects
+                or not append
+                and (objects & self.b.views.get(v, set()) or v in self.b.views.get(old, ()))
             ):
                 self.scope[n] = _Stale(v, f"may share memory with {name!r}, which line {where} writes into")
 
@@ -665,7 +668,7 @@ class Lowerer:
             new = self.at(call).call(list_append, current, value)
             held = self.b.views.get(current, set()) | ({value} if isinstance(value, Var) else set())
             self.b.views[new] = held  # it holds v itself, not a copy
-            self.write(call, current, new, name)
+            self.write(call, current, new, name, append=True)
             return
         raise UnsupportedSyntaxError(
             "a bare expression statement has no effect on the result or has side effects adcompile cannot follow",

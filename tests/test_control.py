@@ -8,7 +8,7 @@ from fd import numeric_grad
 
 import adcompile
 from adcompile import derivative_source, grad
-from adcompile.errors import AdCompileError
+from adcompile.errors import AdCompileError, UnsupportedSyntaxError
 
 HERE = __file__
 
@@ -192,3 +192,68 @@ def test_unpacking_a_tuple_of_another_length_is_a_located_value_error(f, text, c
     with pytest.raises(ValueError, match="cannot unpack 3 values into 2 names") as error:
         grad(f)(0.5)
     assert_points_at(error.value, f, text, caret)
+
+
+# ── 4. appends in place ───────────────────────────────────────────────────────────────────────────────
+
+
+def running_losses(W, xs):
+    h = np.zeros(W.shape[0])
+    losses = []
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        losses.append(np.sum(h**2))
+    return sum(losses) + len(losses)
+
+
+def old_list_read_back(x):
+    xs = [x, 2.0 * x]
+    a = xs[0]  # its adjoint goes into an adjoint of the two-element list
+    xs.append(3.0 * x)
+    return a * sum(xs)
+
+
+def appends_to_an_alias(x):
+    xs = [x]
+    ys = xs  # the same list: it sees the appends
+    xs.append(xs[-1] * x)  # reads the list before appending: the reverse sweep needs that version
+    ys.append(ys[-1] * x)
+    return sum(ys) + len(xs)
+
+
+def a_loop_appending_what_it_reads(x):
+    xs = [x]
+    for k in range(4):
+        xs.append(np.sin(xs[-1]) * x)
+    return sum(xs)
+
+
+W3 = 0.5 * np.eye(3) + 0.1
+XS = np.arange(12.0).reshape(4, 3) / 10
+
+
+def test_a_loop_appending_to_a_list_appends_in_place(code):
+    check(running_losses, W3, XS)
+    src = derivative_source(running_losses, args=(W3, XS))
+    assert "losses.append(" in src and "list(losses)" not in src  # no copy of the list per iteration
+    assert "list(losses)" not in derivative_source(running_losses)
+
+
+@pytest.mark.parametrize("f", [old_list_read_back, appends_to_an_alias, a_loop_appending_what_it_reads])
+def test_appends_python_would_see_are_seen_and_old_lists_needed_later_are_copied(f, code):
+    check(f, 0.7)
+
+
+def test_a_list_the_reverse_sweep_needs_before_an_append_is_copied_first():
+    src = derivative_source(old_list_read_back, args=(0.7,))
+    assert "xs_2 = list(xs)" in src and "xs_2.append(" in src
+
+
+def test_a_list_from_the_caller_is_never_appended_to():
+    def f(x, xs):
+        ys = xs
+        ys.append(x)
+        return x * 2.0
+
+    with pytest.raises(UnsupportedSyntaxError, match="would change an array from outside"):
+        grad(f)(1.0, [])

@@ -46,10 +46,12 @@ UNSUPPORTED = {
     ast.NamedExpr: ("an assignment expression (:=)", "use a separate assignment statement"),
     ast.Dict: ("a dict", "dictionaries cannot be differentiated"),
     ast.Set: ("a set", "sets cannot be differentiated"),
-    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet"),
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries cannot be differentiated"),
-    ast.GeneratorExp: ("a generator expression", "generators cannot be differentiated"),
+    ast.GeneratorExp: (
+        "a generator expression outside sum(...)",
+        "write a list comprehension [... for ...] instead",
+    ),
     ast.JoinedStr: ("an f-string", "strings cannot be differentiated"),
     ast.Starred: ("a starred argument", "pass the arguments one by one"),
 }
@@ -551,7 +553,7 @@ class Lowerer:
         branch) is stale: using it later is an error unless it turns out not to be an array. An ``append`` changes
         the list alone, not the values it holds (``a = xs[0]`` keeps its value)."""
         name = name or target.value.id
-        new.hint = name
+        new.hint = _hint(name)
         objects = self.may_be(old)
         self.aliases[new] = self.aliases.get(old, set())
         where = self.loc(target).line
@@ -1047,7 +1049,12 @@ class Lowerer:
                 self.unsupported(arg)
         if any(k.arg is None for k in node.keywords):
             raise UnsupportedSyntaxError("**kwargs in calls are not supported", self.loc(node))
-        if callee.obj in PACKING and node.args and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp)):
+        if (
+            callee.obj in PACKING
+            and node.args
+            and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp))
+            and (not isinstance(node.args[0], ast.ListComp) or self.unrollable(node.args[0]))
+        ):
             args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
         else:
             where = _SHAPES.get(callee.obj) if prim is not None else None
@@ -1109,6 +1116,35 @@ class Lowerer:
         self.unbound.update(saved_unbound)
         return value
 
+    def _listcomp(self, node: ast.ListComp, hint):
+        """``[e for v in it if c]`` (several ``for`` clauses nest): a new list, and a loop appending ``e``, over
+        anything a for loop runs over. The comprehension's variables are its own, as in Python 3."""
+        self.hidden += 1
+        key = f"<list {self.hidden} {hint}>" if hint else f"<list {self.hidden}>"
+        own = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        saved = {n: self.scope[n] for n in own if n in self.scope}
+        saved_unbound = {n: self.unbound[n] for n in own if n in self.unbound}
+        for n in own:  # not the names outside, which the loops would otherwise carry
+            self.scope.pop(n, None)
+        self.scope[key] = self.at(node).call(new_list, Pack((), "list"), hint=hint)
+        self.b.views[self.scope[key]] = set()
+        append = ast.Call(ast.Attribute(ast.Name(key, ast.Load()), "append", ast.Load()), [node.elt], [])
+        body: list = [ast.Expr(_synthetic(node.elt, append))]
+        for gen in reversed(node.generators):
+            if gen.is_async:
+                self.unsupported(node)
+            for test in reversed(gen.ifs):
+                body = [ast.If(test, body, [])]
+            body = [ast.For(gen.target, gen.iter, body, [])]
+        self._for(_synthetic(node, body[0]))
+        value = _unstale(self.scope.pop(key))
+        for n in own:  # the comprehension's variables do not outlive it
+            self.scope.pop(n, None)
+            self.unbound.pop(n, None)
+        self.scope.update(saved)
+        self.unbound.update(saved_unbound)
+        return value
+
     def pack(self, node) -> Pack:
         """A list or tuple literal of values, passed whole (nested lists become nested packs)."""
         if isinstance(node, ast.ListComp):
@@ -1119,6 +1155,24 @@ class Lowerer:
                 self.unsupported(e)
             items.append(self.pack(e) if isinstance(e, (ast.List, ast.Tuple, ast.ListComp)) else self.expr(e))
         return Pack(tuple(items), "list" if isinstance(node, ast.List) else "tuple")
+
+    def unrollable(self, node: ast.ListComp) -> bool:
+        """Whether ``[e for i in range(n)]`` runs over a range known when compiling (literals, global numbers), so
+        that it can be joined into an array element by element; otherwise it is a list built by a loop."""
+        gen = node.generators[0] if len(node.generators) == 1 else None
+        if gen is None or gen.ifs or not isinstance(gen.target, ast.Name) or not self.calls_to(gen.iter, range):
+            return False
+        if gen.iter.keywords or not 1 <= len(gen.iter.args) <= 3:
+            return False
+        for a in gen.iter.args:
+            if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+                a = a.operand
+            if not isinstance(a, (ast.Constant, ast.Name)):
+                return False
+            value = self.expr(a)
+            if not (isinstance(value, (Const, Global)) and isinstance(value.value, int)):
+                return False
+        return True
 
     def unrolled(self, node: ast.ListComp) -> Pack:
         """``[e for i in range(n)]`` with ``n`` known when compiling (a literal, or a global number): one element
@@ -1263,6 +1317,7 @@ EXPRESSIONS = {
     ast.Tuple: Lowerer._tuple,
     ast.Subscript: Lowerer._subscript,
     ast.List: Lowerer._list,
+    ast.ListComp: Lowerer._listcomp,
     ast.IfExp: Lowerer._ifexp,
     ast.Lambda: Lowerer._lambda,
     ast.BoolOp: Lowerer._boolop,
@@ -1342,13 +1397,17 @@ def _breaks(loop) -> bool:
 
 
 _HIDDEN = {
-    "break": "broke", "returned": "returned", "result": "result", "position": "i", "sequence": "seq", "sum": "total"
+    "break": "broke", "returned": "returned", "result": "result", "position": "i", "sequence": "seq", "sum": "total",
+    "list": "items"
 }  # fmt: skip
 
 
 def _hint(key: str) -> str:
     """The name generated code prefers for a scope key: the user's name, or one for a name lowering added."""
-    return key if key.isidentifier() else _HIDDEN.get(key[1:].split()[0], "")
+    if key.isidentifier():
+        return key
+    words = key[1:-1].split()  # "<list 3 squares>": a name lowering added, and what the user will call it
+    return words[2] if len(words) > 2 else _HIDDEN.get(words[0], "")
 
 
 def _endless(loop) -> bool:

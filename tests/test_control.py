@@ -257,3 +257,68 @@ def test_a_list_from_the_caller_is_never_appended_to():
 
     with pytest.raises(UnsupportedSyntaxError, match="would change an array from outside"):
         grad(f)(1.0, [])
+
+
+# ── 5. list comprehensions as values ───────────────────────────────────────────────────────────────────
+
+
+def comprehensions(x, m):
+    n = len(x)
+    i = 7.0  # the comprehensions' i is their own
+    squares = [x[i] ** 2 for i in range(n) if x[i] > 0]  # a range known only at run time, with a condition
+    rows = np.stack([np.sin(r) * 2.0 for r in m])  # over an array's rows, joined into an array
+    pairs = [a * b for a, b in zip(x, x[::-1])]
+    grid = [x[i] * m[j, i] for j in range(m.shape[0]) for i in range(2)]  # two for clauses
+    s = sum(squares) + np.sum(rows) + pairs[0] + sum(grid) * i
+    for p in [v * 3.0 for k, v in enumerate(pairs) if k > 0]:
+        s = s + p
+    return s + np.sum(np.array([np.cos(v) for v in squares]))
+
+
+def test_list_comprehensions_are_lists_built_by_loops(code):
+    x, m = np.array([0.3, -0.5, 0.8]), np.arange(6.0).reshape(2, 3) / 5
+    check(comprehensions, x, m)
+    check(comprehensions, -x, m)  # the condition holds for none: an empty list
+
+
+def test_a_comprehension_appends_in_place_under_the_users_name():
+    src = derivative_source(comprehensions, args=(np.array([0.3, -0.5, 0.8]), np.ones((2, 3))))
+    assert "squares = []" in src and "squares.append(" in src and "list(squares)" not in src
+
+
+def test_a_comprehension_over_a_known_range_is_still_joined_element_by_element():
+    def f(x):
+        return np.sum(np.stack([x * k for k in range(3)]))
+
+    assert "np.stack([" in derivative_source(f, args=(V4,))
+    check(f, V4)
+
+
+def with_dict_comprehension(x):
+    d = {k: x for k in range(2)}
+    return x
+
+
+def with_set_comprehension(x):
+    s = {x * k for k in range(2)}
+    return x
+
+
+def with_generator(x):
+    g = np.stack(x * k for k in range(2))
+    return np.sum(g)
+
+
+@pytest.mark.parametrize(
+    "f, text, caret, words",
+    [
+        (with_dict_comprehension, "d = {k: x", "{k: x", "a dict comprehension is not supported"),
+        (with_set_comprehension, "s = {x * k", "{x * k", "a set comprehension is not supported"),
+        (with_generator, "np.stack(x * k", "(x * k for", "a generator expression outside sum"),
+    ],
+)
+def test_other_comprehensions_are_refused_where_they_are(f, text, caret, words):
+    with pytest.raises(UnsupportedSyntaxError, match=words) as error:
+        grad(f)(0.5)
+    assert_points_at(error.value, f, text, caret)
+    assert "hint:" in str(error.value)

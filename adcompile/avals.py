@@ -313,6 +313,8 @@ def getitem(avals, kwargs, loc=None) -> Aval:
     except _Unknown:
         return Aval(None, x.kind, None)
     except (IndexError, TypeError) as e:
+        if any(isinstance(item, Aval) for item in index.items):
+            return Aval(None, x.kind, None)  # a computed index into an empty axis: code that may never run
         from .errors import AdCompileError
 
         raise AdCompileError(f"index out of range for an array of shape {x.shape}: {e}", loc) from None

@@ -373,7 +373,7 @@ def unpacking(avals, kwargs, loc=None) -> Aval:
     """``unpacked(v, n)``: ``v``, whose length is checked here when it is known, as Python checks ``a, b = v``."""
     v, n = avals[0], avals[1].literal
     length = known_length(v)
-    if length is not None and length != n:
+    if length is not None and isinstance(n, int) and length != n:
         from .errors import UnpackingError
 
         raise UnpackingError(f"cannot unpack {length} values into {n} names", loc)

@@ -244,7 +244,8 @@ def without_known_checks(body: list, result, avals: dict):
     known, b = {}, Builder(avals)
     for st in walk(body):
         if isinstance(st, Assign) and st.prim.fn is unpacked:
-            if A.known_length(b.aval(st.args[0])) is not None:
+            length, n = A.known_length(b.aval(st.args[0])), b.aval(st.args[1]).literal
+            if length is not None and length == n:
                 known[st.target] = st.args[0]
     if not known:
         return body, result

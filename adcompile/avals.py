@@ -260,6 +260,13 @@ def constructor(avals, kwargs, loc=None) -> Aval:
     return Aval(shape, kind, True)
 
 
+def filled(avals, kwargs, loc=None) -> Aval:
+    """``np.full(shape, fill_value)``: the shape if it is known, the fill value's kind unless a dtype is given."""
+    out = constructor(avals[:1], kwargs, loc)
+    kind = avals[1].kind if kwargs.get("dtype") is None and len(avals) > 1 else None
+    return Aval(out.shape, kind, True)
+
+
 # Indexing -----------------------------------------------------------------------------------------------
 
 
@@ -306,6 +313,8 @@ def getitem(avals, kwargs, loc=None) -> Aval:
     except _Unknown:
         return Aval(None, x.kind, None)
     except (IndexError, TypeError) as e:
+        if any(isinstance(item, Aval) for item in index.items):
+            return Aval(None, x.kind, None)  # a computed index into an empty axis: code that may never run
         from .errors import AdCompileError
 
         raise AdCompileError(f"index out of range for an array of shape {x.shape}: {e}", loc) from None
@@ -348,6 +357,46 @@ def packed(fn):
         return Aval(np.shape(out), "f", True)
 
     return rule
+
+
+def known_length(av) -> int | None:
+    """The number of elements of a value, if it is known: of a tuple of known integers (a shape), of an array or a
+    list of known shape."""
+    if isinstance(av.literal, tuple):
+        return len(av.literal)
+    if av.array is True and isinstance(av.shape, tuple) and av.shape:
+        return av.shape[0]
+    return None
+
+
+def unpacking(avals, kwargs, loc=None) -> Aval:
+    """``unpacked(v, n)``: ``v``, whose length is checked here when it is known, as Python checks ``a, b = v``."""
+    v, n = avals[0], avals[1].literal
+    length = known_length(v)
+    if length is not None and isinstance(n, int) and length != n:
+        from .errors import UnpackingError
+
+        raise UnpackingError(f"cannot unpack {length} values into {n} names", loc)
+    return v
+
+
+def tupled(avals, kwargs, loc=None) -> Aval:
+    """``(n, m)`` built at run time: a tuple of integers (a shape), whose value is known when each integer is.
+    A float in it is refused here, where it is known: a shape cannot depend on a value being differentiated."""
+    items = avals[0].items
+    for av in items:
+        if isinstance(av, PackAval) or av.kind in ("f", "c") or av.array is True:
+            from .errors import AdCompileError
+
+            what = "a float" if isinstance(av, Aval) and av.kind in ("f", "c") else "an array or a list"
+            raise AdCompileError(
+                f"a shape is a tuple of integers, but this one holds {what}",
+                loc,
+                hint="compute the sizes from shapes and lengths (n = len(x), n, m = x.shape), or round with int(...)",
+            )
+    values = tuple(av.literal for av in items)
+    known = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    return Aval(None, None, False, values if known else None)
 
 
 def listed(avals, kwargs, loc=None) -> Aval:

@@ -8,6 +8,7 @@ hook and the generic constant folding run as the statement is built, so ``g * 1.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -64,9 +65,13 @@ class Builder:
     def _item_aval(self, item):
         """What an index item is known to be: a literal, an abstract value, or a slice (None if its bounds vary)."""
         if isinstance(item, Slice):
-            parts = (item.lower, item.upper, item.step)
-            if all(p is None or isinstance(p, Const) for p in parts):
-                return slice(*(p if p is None else p.value for p in parts))
+            parts = [
+                p if p is None else p.value if isinstance(p, Const) else self.aval(p).literal
+                for p in (item.lower, item.upper, item.step)
+            ]  # a computed bound may be known: x[: n // 2]
+            computed = [p for p in (item.lower, item.upper, item.step) if p is not None and not isinstance(p, Const)]
+            if all(isinstance(self.aval(p).literal, int) for p in computed):
+                return slice(*parts)
             return A.UNKNOWN
         if isinstance(item, Const):
             return item.value
@@ -112,7 +117,15 @@ class Builder:
             avals = [
                 A.Aval(av.shape, "f", True) if isinstance(av, A.Aval) and av.kind == "list" else av for av in avals
             ]
-        return prim.shape_rule(avals, kwargs, self.loc)
+        out = prim.shape_rule(avals, kwargs, self.loc)
+        if prim.op_node is not None and out.literal is None and avals and all(_known_int(av) for av in avals):
+            try:  # n + 1, n // 2 with n known (a length or a size): known too, so shapes made from it are
+                value = prim.fn(*(av.literal for av in avals))
+            except Exception:
+                return out
+            if _known_int(A.of_literal(value)):
+                out = dataclasses.replace(out, literal=value)
+        return out
 
     def _fold(self, prim: Primitive, args, kw):
         if prim.fold is not None:
@@ -122,6 +135,10 @@ class Builder:
         if all(isinstance(a, Const) for a in args) and all(isinstance(v, Const) for _, v in kw):
             return _constant_fold(prim, args, kw)
         return None
+
+
+def _known_int(av) -> bool:
+    return isinstance(av, A.Aval) and isinstance(av.literal, int) and not isinstance(av.literal, bool)
 
 
 def _operand_key(op):

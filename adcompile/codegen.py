@@ -23,10 +23,10 @@ import os
 
 import numpy as np
 
-from .inplace import ADD_AT_IN_PLACE, IN_PLACE, SET_IN_PLACE
+from .inplace import ADD_AT_IN_PLACE, APPEND_IN_PLACE, IN_PLACE, SET_IN_PLACE
 from .ir import Assign, Break, For, Function, Global, If, Index, Pack, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
-from .runtime import new_list
+from .runtime import new_list, new_tuple
 
 getitem = operator.getitem
 
@@ -109,7 +109,7 @@ def generate(fn: Function) -> tuple[str, dict]:
             and st.prim.op_node is None
             and st.prim.fn is not getitem
             and st.prim.item is None
-            and st.prim.fn is not new_list
+            and st.prim.fn not in (new_list, new_tuple)
         ):
             callee[st.prim] = _callee_ast(st.prim, ns)
     glob_names = {}
@@ -282,7 +282,11 @@ def _index_value(index, operand) -> ast.expr:
 
 
 def _in_place(st: Assign, operand) -> str:
-    """``y[i] = v``, ``y[i] += v`` or ``np.add.at(y, idx, v)``: the target takes the written array's name."""
+    """``y[i] = v``, ``y[i] += v``, ``np.add.at(y, idx, v)`` or ``xs.append(v)``: the target takes the written
+    array's (or list's) name."""
+    if st.prim is APPEND_IN_PLACE:
+        xs, value = st.args
+        return ast.unparse(ast.Call(ast.Attribute(operand(xs), "append"), [operand(value)], []))
     array, index, value = st.args
     if st.prim is ADD_AT_IN_PLACE:
         return ast.unparse(ast.Call(ast.Attribute(ast.Attribute(ast.Name("np"), "add"), "at"),
@@ -296,7 +300,7 @@ def _in_place(st: Assign, operand) -> str:
 def _expression(st: Assign, operand, callee) -> ast.expr:
     if st.prim.fn is operator.getitem:
         return ast.Subscript(operand(st.args[0]), _subscript(st.args[1], operand))
-    if st.prim.fn is new_list:  # a list display: [a, b]
+    if st.prim.fn in (new_list, new_tuple):  # a list or tuple display: [a, b], (n, m)
         return operand(st.args[0])
     if st.prim.item is not None:  # one output of a function returning several
         item = st.prim.item if isinstance(st.prim.item, int) else dict(st.kwargs)[st.prim.item].value

@@ -74,3 +74,8 @@ class SourceUnavailableError(AdCompileError):
 
 class OutputError(AdCompileError):
     """The function's output is not something the requested derivative applies to (e.g. a vector for ``grad``)."""
+
+
+class UnpackingError(AdCompileError, ValueError):
+    """``a, b = v`` where ``v`` is known, when compiling, to have another number of elements: the ``ValueError``
+    Python would raise, located."""

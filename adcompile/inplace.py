@@ -1,4 +1,4 @@
-"""Writes into arrays: in place wherever nothing needs the old array, on a copy otherwise.
+"""Writes into arrays and appends to lists: in place wherever nothing needs the old array, on a copy otherwise.
 
 The IR treats ``y[i] = v`` as a function from the old array to a new one (``setitem``), and so is the adjoint of an
 indexing ``bx = index_add(bx, i, g)``. That keeps every transform simple and exact, but copying an array per write
@@ -12,7 +12,9 @@ observed:
   branch's choice of it) is read after the write, by the forward or the reverse sweep;
 * none of those values was kept on a tape, which would keep referring to the same object.
 
-Otherwise the write is done on a copy (``y_2 = np.copy(y); y_2[i] = v``), which is always right. The analysis only
+Appends to lists, ``xs2 = list_append(xs, v)``, are treated the same way: in place they are ``xs.append(v)``, and on
+a copy ``xs_2 = list(xs); xs_2.append(v)`` (a copy of the references). Otherwise the write is done on a copy
+(``y_2 = np.copy(y); y_2[i] = v``), which is always right. The analysis only
 decides between two ways of computing the same values; it never changes what is computed.
 """
 
@@ -24,16 +26,17 @@ from . import avals as A
 from .builder import Builder
 from .ir import Assign, Break, For, Function, If, Pop, Push, Var, walk
 from .primitives import Primitive, primitive, returns_new
-from .runtime import index_add, setitem
+from .runtime import index_add, list_append, setitem
 from .simplify import basic_index
 
 # The in-place forms, which only the code generator knows how to print.
 SET_IN_PLACE = Primitive(setitem, "setitem (in place)")  # y[index] = v
 ADD_IN_PLACE = Primitive(index_add, "index_add (in place)")  # y[index] += v
 ADD_AT_IN_PLACE = Primitive(index_add, "index_add.at (in place)")  # np.add.at(y, index, v)
-IN_PLACE = (SET_IN_PLACE, ADD_IN_PLACE, ADD_AT_IN_PLACE)
+APPEND_IN_PLACE = Primitive(list_append, "list_append (in place)")  # xs.append(v)
+IN_PLACE = (SET_IN_PLACE, ADD_IN_PLACE, ADD_AT_IN_PLACE, APPEND_IN_PLACE)
 
-_WRITES = (setitem, index_add)
+_WRITES = (setitem, index_add, list_append)
 
 
 def written_in_place(fn: Function, avals: dict) -> Function:
@@ -63,8 +66,12 @@ def written_in_place(fn: Function, avals: dict) -> Function:
 
 def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
     old = st.args[0]
-    basic = basic_index(Builder(avals), st.args[1])
-    prim = SET_IN_PLACE if st.prim.fn is setitem else ADD_IN_PLACE if basic else ADD_AT_IN_PLACE
+    if st.prim.fn is list_append:
+        prim = APPEND_IN_PLACE
+    elif st.prim.fn is setitem:
+        prim = SET_IN_PLACE
+    else:
+        prim = ADD_IN_PLACE if basic_index(Builder(avals), st.args[1]) else ADD_AT_IN_PLACE
     group = _component(old, edges)
     after = _reach(st.target, edges)
     before = group - after - {st.target}
@@ -77,7 +84,8 @@ def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
         return [Assign(st.target, prim, st.args, st.kwargs, st.loc, st.sweep)]
     copy = Var(st.target.hint or old.hint)
     avals[copy] = avals.get(old, A.UNKNOWN)
-    producers[copy] = Assign(copy, primitive(np.copy), (old,), (), st.loc, st.sweep)
+    copier = primitive(list) if st.prim.fn is list_append else primitive(np.copy)  # a list copies its references
+    producers[copy] = Assign(copy, copier, (old,), (), st.loc, st.sweep)
     producers[st.target] = Assign(st.target, prim, (copy, *st.args[1:]), st.kwargs, st.loc, st.sweep)
     return [producers[copy], producers[st.target]]
 
@@ -139,6 +147,8 @@ def _sharing(body, avals) -> dict:
             for v, init, _ in st.carried:  # not next -> v: in the next iteration v is the later version
                 add(init, v)
         elif isinstance(st, Assign) and st.args and (st.prim.fn in _WRITES or not returns_new(st.prim)):
+            if st.prim.fn not in _WRITES and avals.get(st.args[0], A.UNKNOWN).kind == "list":
+                continue  # xs[i] is an element the list holds, which appending to the list does not change
             add(st.args[0], st.target)
     return edges
 

@@ -20,14 +20,14 @@ import numpy as np
 
 from .builder import Builder, is_number
 from .calls import call_primitive
-from .errors import AdCompileError, Location, NonDifferentiableError, UnsupportedSyntaxError
+from .errors import AdCompileError, Location, NonDifferentiableError, UnpackingError, UnsupportedSyntaxError
 from .frontend import Source, read_source
 from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_more import weighted_average
 from .rules_multi import MULTIPLE, svd_u_full, svd_vh_full
 from .rules_shape import PACKING, SPLITTING, split_part
-from .runtime import astype, astype_steps, list_append, new_list, setitem, unpacked
+from .runtime import astype, astype_steps, list_append, new_list, new_tuple, setitem, unpacked
 
 # What each unsupported construct is called, and what to write instead (until it is supported).
 UNSUPPORTED = {
@@ -48,10 +48,12 @@ UNSUPPORTED = {
     ast.NamedExpr: ("an assignment expression (:=)", "use a separate assignment statement"),
     ast.Dict: ("a dict", "dictionaries cannot be differentiated"),
     ast.Set: ("a set", "sets cannot be differentiated"),
-    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet"),
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries cannot be differentiated"),
-    ast.GeneratorExp: ("a generator expression", "generators cannot be differentiated"),
+    ast.GeneratorExp: (
+        "a generator expression outside sum(...)",
+        "write a list comprehension [... for ...] instead",
+    ),
     ast.JoinedStr: ("an f-string", "strings cannot be differentiated"),
     ast.Starred: ("a starred argument", "pass the arguments one by one"),
 }
@@ -89,6 +91,14 @@ class _Outputs(tuple):
         out.fields = fields
         return out
 
+
+class _Values(tuple):
+    """A tuple display of computed values, ``(n, m)``: it exists at compile time (returned, unpacked, indexed by a
+    literal) and is built at run time only where a shape is expected (see ``_SHAPES``)."""
+
+
+# where a call takes a shape (also as shape=): a tuple of computed integers there is built at run time, (n, m)
+_SHAPES = {np.zeros: 0, np.ones: 0, np.empty: 0, np.full: 0, np.reshape: 1, np.broadcast_to: 1}
 
 # keyword arguments that change how many outputs a function returns, or what they mean
 _CHANGES_OUTPUTS = {np.linalg.svd: ("compute_uv", "hermitian"), np.linalg.qr: ("mode",)}
@@ -543,12 +553,13 @@ class Lowerer:
         """Require ``var`` not to be an array; verified once abstract values are known (see reverse.py)."""
         self.b.checks.append((var, loc, message, hint))
 
-    def write(self, target, old: Var, new: Var, name: str | None = None):
+    def write(self, target, old: Var, new: Var, name: str | None = None, append: bool = False):
         """After ``old``'s array (or list) is changed in place into ``new``: every name for it sees the change (as
         in Python), and a name that may share memory with it without being it (a view, a value chosen by a
-        branch) is stale: using it later is an error unless it turns out not to be an array."""
+        branch) is stale: using it later is an error unless it turns out not to be an array. An ``append`` changes
+        the list alone, not the values it holds (``a = xs[0]`` keeps its value)."""
         name = name or target.value.id
-        new.hint = name
+        new.hint = _hint(name)
         objects = self.may_be(old)
         self.aliases[new] = self.aliases.get(old, set())
         where = self.loc(target).line
@@ -557,7 +568,9 @@ class Lowerer:
             if v is old:
                 self.scope[n] = new
             elif isinstance(v, Var) and (
-                self.may_be(v) & objects or objects & self.b.views.get(v, set()) or v in self.b.views.get(old, ())
+                self.may_be(v) & objects
+                or not append
+                and (objects & self.b.views.get(v, set()) or v in self.b.views.get(old, ()))
             ):
                 self.scope[n] = _Stale(v, f"may share memory with {name!r}, which line {where} writes into")
 
@@ -667,7 +680,7 @@ class Lowerer:
             new = self.at(call).call(list_append, current, value)
             held = self.b.views.get(current, set()) | ({value} if isinstance(value, Var) else set())
             self.b.views[new] = held  # it holds v itself, not a copy
-            self.write(call, current, new, name)
+            self.write(call, current, new, name, append=True)
             return
         raise UnsupportedSyntaxError(
             "a bare expression statement has no effect on the result or has side effects adcompile cannot follow",
@@ -773,15 +786,17 @@ class Lowerer:
             values = [self.expr(v, t.id if isinstance(t, ast.Name) else "") for t, v in zip(target.elts, value.elts)]
         else:
             values = self.expr(value, allow_tuple=True)
+            n = len(target.elts)
+            if isinstance(values, Const) and isinstance(values.value, tuple):  # s = (2, 3); a, b = s
+                values = tuple(Const(v) for v in values.value)
             if isinstance(values, (Var, Global)):  # n, m = x.shape; a, b = rows: checked, then indexed
-                n = len(target.elts)
+                # the check is kept even if a and b are unused, and vanishes where the length is known
                 checked = self.at(value).call(unpacked, values, Const(n))
                 values = tuple(self.at(value).call(operator.getitem, checked, Index((Const(k),))) for k in range(n))
-            if not (isinstance(values, tuple) and len(values) == len(target.elts)):
-                raise UnsupportedSyntaxError(
-                    f"only a tuple literal or a value of {len(target.elts)} elements can be unpacked here",
-                    self.loc(value),
-                )
+            if not isinstance(values, tuple):
+                raise UnsupportedSyntaxError(f"{ast.unparse(value)} cannot be unpacked", self.loc(value))
+            if len(values) != n:  # known now: Python's ValueError, located
+                raise UnpackingError(f"cannot unpack {len(values)} values into {n} names", self.loc(value))
         for t, v in zip(target.elts, values):
             if isinstance(t, ast.Tuple):
                 raise UnsupportedSyntaxError("nested unpacking is not supported yet", self.loc(t))
@@ -793,6 +808,12 @@ class Lowerer:
         if handler is None:
             self.unsupported(node)
         value = handler(self, node, hint)
+        if isinstance(value, _Values) and not allow_tuple:
+            raise UnsupportedSyntaxError(
+                "a tuple of computed values can only be returned, unpacked, indexed by a literal or used as a shape",
+                self.loc(node),
+                hint="assign its values to separate names (a, b = ...), or pass it as a shape: np.zeros((n, m))",
+            )
         if isinstance(value, tuple) and not allow_tuple:
             raise UnsupportedSyntaxError(
                 "this call returns several values; unpack them (a, b = f(...)) before using them",
@@ -895,14 +916,20 @@ class Lowerer:
         return out
 
     def _tuple(self, node: ast.Tuple, hint):
+        for e in node.elts:
+            if isinstance(e, ast.Starred):
+                self.unsupported(e)
         items = [self.expr(e) for e in node.elts]
         if all(isinstance(v, Const) for v in items):
             return Const(tuple(v.value for v in items))
-        raise UnsupportedSyntaxError(
-            "tuples of computed values are only supported in return and unpacking statements",
-            self.loc(node),
-            hint="return them, or assign them to separate names",
-        )
+        return _Values(items)
+
+    def shape(self, node):
+        """A call's shape argument: a tuple of computed integers is built at run time, ``(n, m)``."""
+        value = self.expr(node, allow_tuple=True)
+        if isinstance(value, _Values):
+            return self.at(node).call(new_tuple, Pack(tuple(value), "tuple"))
+        return self.expr(node) if isinstance(value, tuple) else value  # several outputs: expr says why not
 
     def reference(self, node):
         """What a dotted name (``np.linalg.norm``) refers to; None for anything that is not a dotted name."""
@@ -943,9 +970,16 @@ class Lowerer:
         """``x.sum(axis=0)`` is ``np.sum(x, axis=0)``; ``x.reshape(2, 3)`` is ``np.reshape(x, (2, 3))``."""
         if method.name == "astype":
             return self.astype(method.base, node, hint)
-        args = [self.expr(a) for a in node.args]
-        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         fn = _METHODS.get(method.name) or _PACKED[method.name]
+        if method.name == "reshape":  # x.reshape(n, m) or x.reshape((n, m)): a shape, computed or not
+            shape = node.args[0] if len(node.args) == 1 else _synthetic(node, ast.Tuple(list(node.args), ast.Load()))
+            args = [self.shape(shape)] if node.args else []
+        else:
+            args = [self.expr(a) for a in node.args]
+        kwargs = {
+            k.arg: self.shape(k.value) if (k.arg, method.name) == ("shape", "reshape") else self.expr(k.value)
+            for k in node.keywords
+        }
         if method.name in _PACKED and len(args) > 1:
             if not all(isinstance(a, Const) for a in args):
                 raise UnsupportedSyntaxError(
@@ -1038,11 +1072,16 @@ class Lowerer:
             (callee.obj in PACKING or callee.obj is np.linalg.multi_dot)
             and node.args
             and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp))
+            and (not isinstance(node.args[0], ast.ListComp) or self.unrollable(node.args[0]))
         ):
             args = [self.pack(node.args[0]), *(self.expr(a) for a in node.args[1:])]  # np.stack([a, b * c])
         else:
-            args = [self.expr(a) for a in node.args]
-        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+            where = _SHAPES.get(callee.obj) if prim is not None else None
+            args = [self.shape(a) if k == where else self.expr(a) for k, a in enumerate(node.args)]
+        kwargs = {
+            k.arg: self.shape(k.value) if k.arg == "shape" and callee.obj in _SHAPES else self.expr(k.value)
+            for k in node.keywords
+        }
         if prim is None:
             return self.inline(callee, args, kwargs, node, hint)
         if callee.obj in MULTIPLE:
@@ -1099,6 +1138,35 @@ class Lowerer:
         self.unbound.update(saved_unbound)
         return value
 
+    def _listcomp(self, node: ast.ListComp, hint):
+        """``[e for v in it if c]`` (several ``for`` clauses nest): a new list, and a loop appending ``e``, over
+        anything a for loop runs over. The comprehension's variables are its own, as in Python 3."""
+        self.hidden += 1
+        key = f"<list {self.hidden} {hint}>" if hint else f"<list {self.hidden}>"
+        own = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        saved = {n: self.scope[n] for n in own if n in self.scope}
+        saved_unbound = {n: self.unbound[n] for n in own if n in self.unbound}
+        for n in own:  # not the names outside, which the loops would otherwise carry
+            self.scope.pop(n, None)
+        self.scope[key] = self.at(node).call(new_list, Pack((), "list"), hint=hint)
+        self.b.views[self.scope[key]] = set()
+        append = ast.Call(ast.Attribute(ast.Name(key, ast.Load()), "append", ast.Load()), [node.elt], [])
+        body: list = [ast.Expr(_synthetic(node.elt, append))]
+        for gen in reversed(node.generators):
+            if gen.is_async:
+                self.unsupported(node)
+            for test in reversed(gen.ifs):
+                body = [ast.If(test, body, [])]
+            body = [ast.For(gen.target, gen.iter, body, [])]
+        self._for(_synthetic(node, body[0]))
+        value = _unstale(self.scope.pop(key))
+        for n in own:  # the comprehension's variables do not outlive it
+            self.scope.pop(n, None)
+            self.unbound.pop(n, None)
+        self.scope.update(saved)
+        self.unbound.update(saved_unbound)
+        return value
+
     def pack(self, node) -> Pack:
         """A list or tuple literal of values, passed whole (nested lists become nested packs)."""
         if isinstance(node, ast.ListComp):
@@ -1109,6 +1177,24 @@ class Lowerer:
                 self.unsupported(e)
             items.append(self.pack(e) if isinstance(e, (ast.List, ast.Tuple, ast.ListComp)) else self.expr(e))
         return Pack(tuple(items), "list" if isinstance(node, ast.List) else "tuple")
+
+    def unrollable(self, node: ast.ListComp) -> bool:
+        """Whether ``[e for i in range(n)]`` runs over a range known when compiling (literals, global numbers), so
+        that it can be joined into an array element by element; otherwise it is a list built by a loop."""
+        gen = node.generators[0] if len(node.generators) == 1 else None
+        if gen is None or gen.ifs or not isinstance(gen.target, ast.Name) or not self.calls_to(gen.iter, range):
+            return False
+        if gen.iter.keywords or not 1 <= len(gen.iter.args) <= 3:
+            return False
+        for a in gen.iter.args:
+            if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+                a = a.operand
+            if not isinstance(a, (ast.Constant, ast.Name)):
+                return False
+            value = self.expr(a)
+            if not (isinstance(value, (Const, Global)) and isinstance(value.value, int)):
+                return False
+        return True
 
     def unrolled(self, node: ast.ListComp) -> Pack:
         """``[e for i in range(n)]`` with ``n`` known when compiling (a literal, or a global number): one element
@@ -1336,6 +1422,7 @@ EXPRESSIONS = {
     ast.Tuple: Lowerer._tuple,
     ast.Subscript: Lowerer._subscript,
     ast.List: Lowerer._list,
+    ast.ListComp: Lowerer._listcomp,
     ast.IfExp: Lowerer._ifexp,
     ast.Lambda: Lowerer._lambda,
     ast.BoolOp: Lowerer._boolop,
@@ -1420,13 +1507,17 @@ def _breaks(loop) -> bool:
 
 
 _HIDDEN = {
-    "break": "broke", "returned": "returned", "result": "result", "position": "i", "sequence": "seq", "sum": "total"
+    "break": "broke", "returned": "returned", "result": "result", "position": "i", "sequence": "seq", "sum": "total",
+    "list": "items"
 }  # fmt: skip
 
 
 def _hint(key: str) -> str:
     """The name generated code prefers for a scope key: the user's name, or one for a name lowering added."""
-    return key if key.isidentifier() else _HIDDEN.get(key[1:].split()[0], "")
+    if key.isidentifier():
+        return key
+    words = key[1:-1].split()  # "<list 3 squares>": a name lowering added, and what the user will call it
+    return words[2] if len(words) > 2 else _HIDDEN.get(words[0], "")
 
 
 def _endless(loop) -> bool:

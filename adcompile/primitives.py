@@ -89,6 +89,7 @@ class Primitive:
     fold: Callable | None = None
     differentiable: bool = True  # False: the result never carries a derivative (shape queries)
     fresh: bool = False  # True: each call must make a new object (copies), so equal calls are not merged
+    effect: bool = False  # True: a check that may raise, kept even where its result is not used
     # one output of a function returning several: it is element ``item`` of its last operand (an int, or the name
     # of the keyword operand that gives it)
     item: int | str | None = None

@@ -44,6 +44,7 @@ from .rules_linalg import multi_dot_part
 from .rules_multi import REFUSED
 from .rules_shape import PACKING
 from .runtime import index_add, owned, part_of, replayable, scalar_seed, zeros_like
+from .simplify import without_known_checks
 
 
 def infer_avals(fn: Function, param_avals) -> dict:
@@ -196,12 +197,12 @@ def reverse(
     result = tuple(grads) if isinstance(argnums, tuple) else grads[0]
     value = (y, aux) if has_aux else y
     if with_value:
-        ret = Return((value, result), fn.ret.loc)
+        out = (value, result)
     else:
-        ret = Return((result, aux) if has_aux else result, fn.ret.loc)
-    body = _dead_code_eliminated(
-        _substituted(fn.body, b.replace) + b.body, {v for v in ret.operands() if isinstance(v, Var)}
-    )
+        out = (result, aux) if has_aux else result
+    body, out = without_known_checks(_substituted(fn.body, b.replace) + b.body, out, avals)
+    ret = Return(out, fn.ret.loc)
+    body = _dead_code_eliminated(body, {v for v in ret.operands() if isinstance(v, Var)})
     suffix = "value_and_grad" if with_value else "grad"
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     params = fn.params + [seed] * split
@@ -743,7 +744,7 @@ def _dead_code_eliminated(body: list, live: set) -> list:
             kept.append(st)
             if isinstance(st.test, Var):
                 live.add(st.test)
-        elif st.target in live:
+        elif st.target in live or st.prim.effect:
             kept.append(st)
             live.update(a for a in st.operands() if isinstance(a, Var))
     kept.reverse()

@@ -807,9 +807,12 @@ def _(g, ans, xs, v):
     return list_append(g, np.zeros_like(v)), list_append(zeros_like(xs), g)
 
 
-@derivative(unpacked, shape=A.like_first)
+@derivative(unpacked, shape=A.unpacking)
 def _(g, ans, v, n):
     return g, None
+
+
+lookup(unpacked).effect = True  # a, b = v raises for a v of another length, even if a and b are not used
 
 
 # ── helpers that generated code calls (linear maps; their rules make derivatives of derivatives work) ──
@@ -940,22 +943,44 @@ for _fn, _shape in (
 ):
     primitive(_fn, shape=_shape).differentiable = False
 
-# Array constructors: constants to the reverse sweep (their arguments are shapes and fill values).
+# Array constructors: constants to the reverse sweep (their arguments are shapes).
 for _fn, _shape in (
     (np.zeros, A.constructor),
     (np.ones, A.constructor),
     (np.empty, A.constructor),
-    (np.full, A.constructor),
     (np.eye, A.eye),
     (np.identity, A.eye),
     (np.arange, A.unknown),
     (np.linspace, A.unknown),
     (np.ones_like, A.array_like),
     (np.empty_like, A.array_like),
-    (np.full_like, A.array_like),
 ):
     primitive(_fn, shape=_shape).differentiable = False
     lookup(_fn).fresh = True  # a new array each time, which the function may write into: never merged with another
+
+
+# A fill value reaches every element it fills: its adjoint is the sum of g over them (the shape only steers).
+@vjp(np.full, shape=A.filled)
+def _(g, ans, shape, fill_value, dtype=None):
+    return None, unbroadcast(g, fill_value)
+
+
+@jvp(np.full)
+def _(g, ans, shape, fill_value, dtype=None):
+    return None, np.full(shape, g, dtype)
+
+
+@vjp(np.full_like, shape=A.array_like)
+def _(g, ans, x, fill_value):
+    return np.zeros_like(x), unbroadcast(g, fill_value)  # x gives only its shape and dtype
+
+
+@jvp(np.full_like)
+def _(g, ans, x, fill_value):
+    return np.zeros_like(ans), np.full_like(x, g)
+
+
+lookup(np.full).fresh = lookup(np.full_like).fresh = True
 lookup(np.zeros_like).fresh = lookup(zeros_like).fresh = True
 
 # What returns a new object rather than its argument or a view of it (see primitives.returns_new).

@@ -21,7 +21,7 @@ from . import avals as A
 from .errors import AdCompileError
 from .ir import Const, Index, Slice
 from .primitives import NEW_OBJECTS, READ_ONLY_VIEWS, derivative, jvp, lookup, primitive, vjp
-from .runtime import new_list, part_of, unbroadcast
+from .runtime import new_list, new_tuple, part_of, unbroadcast
 from .simplify import fold
 
 # ── shape rules by example ───────────────────────────────────────────────────────────────────────────
@@ -32,6 +32,8 @@ def _stand_in(aval: A.Aval, integer: bool):
 
     Square matrices stand in as identities, so that linear algebra (inv, cholesky) works on them.
     """
+    if isinstance(aval.literal, (int, tuple)) and not isinstance(aval.literal, bool):
+        return aval.literal  # a size, a shape or axes, written or computed: 6, (2, -1), (n, m) with n, m known
     if not isinstance(aval.shape, tuple):
         return None
     shape = aval.shape
@@ -180,14 +182,15 @@ def diag_adjoint(v, x, k=0):
 # ── reshapes: the adjoint is reshaped back ────────────────────────────────────────────────────────────
 
 
+# the shape is an operand, not a literal parameter: it may be computed, (n, -1)
 @vjp(np.reshape, shape=by_example(np.reshape))
 def _(g, ans, x, shape):
-    return reshape_like(g, x)
+    return reshape_like(g, x), None
 
 
 @jvp(np.reshape)
 def _(g, ans, x, shape):
-    return np.reshape(g, shape)
+    return np.reshape(g, shape), None
 
 
 @vjp(np.ravel, shape=by_example(np.ravel))
@@ -333,12 +336,12 @@ def _(g, ans, x, axis=-1):
 
 @vjp(np.broadcast_to, shape=by_example(np.broadcast_to))
 def _(g, ans, x, shape):
-    return unbroadcast(g, x)
+    return unbroadcast(g, x), None
 
 
 @jvp(np.broadcast_to)
 def _(g, ans, x, shape):
-    return np.broadcast_to(g, shape)
+    return np.broadcast_to(g, shape), None
 
 
 @vjp(np.repeat, shape=by_example(np.repeat))
@@ -656,7 +659,8 @@ PACKING = {
 for _fn in PACKING:
     primitive(_fn, shape=A.packed(_fn))
 primitive(new_list, shape=A.listed)
-NEW_OBJECTS.update(id(_fn) for _fn in PACKING)
+primitive(new_tuple, shape=A.tupled).differentiable = False  # (n, m): a shape, made of integers
+NEW_OBJECTS.update(id(_fn) for _fn in (*PACKING, new_tuple))
 primitive(part_of, shape=A.unknown)
 
 

@@ -154,6 +154,11 @@ def new_list(xs):
     return list(xs)
 
 
+def new_tuple(xs):
+    """A tuple of numbers computed at run time, such as a shape ``(n, m)`` (generated code writes the display)."""
+    return tuple(xs)
+
+
 def list_append(xs, v):
     """A copy of the list ``xs`` with ``v`` appended. Lists of values of one shape have an array as their adjoint
     (element ``i`` of the list, row ``i`` of the array)."""

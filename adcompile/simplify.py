@@ -13,10 +13,11 @@ import operator
 
 import numpy as np
 
-from .builder import const_value
-from .ir import Const, Index, Slice
+from . import avals as A
+from .builder import Builder, const_value
+from .ir import Assign, Break, Const, For, If, Index, Push, Slice, map_operand, walk
 from .primitives import lookup
-from .runtime import expand_to, max_slope, min_slope, owned, reshape_like, unbroadcast, written_part
+from .runtime import expand_to, max_slope, min_slope, owned, reshape_like, unbroadcast, unpacked, written_part
 
 
 def fold(fn):
@@ -231,3 +232,47 @@ def _(b, v, **kw):
     if known is False:
         return v
     return b.call(np.copy, v) if known else None
+
+
+# ── checks whose outcome is known when compiling ───────────────────────────────────────────────────────
+
+
+def without_known_checks(body: list, result, avals: dict):
+    """``body`` and ``result`` without the length checks ``unpacked(v, n)`` of values whose length is known (the
+    shape rule checked it while compiling): each such check's result is ``v`` itself, so nothing is paid for it
+    at run time."""
+    known, b = {}, Builder(avals)
+    for st in walk(body):
+        if isinstance(st, Assign) and st.prim.fn is unpacked:
+            length, n = A.known_length(b.aval(st.args[0])), b.aval(st.args[1]).literal
+            if length is not None and length == n:
+                known[st.target] = st.args[0]
+    if not known:
+        return body, result
+
+    def sub(op):
+        return tuple(sub(o) for o in op) if isinstance(op, tuple) else map_operand(op, lambda v: known.get(v, v))
+
+    def rewrite(body):
+        out = []
+        for st in body:
+            if isinstance(st, Assign):
+                if st.target not in known:
+                    kwargs = tuple((k, sub(v)) for k, v in st.kwargs)
+                    out.append(Assign(st.target, st.prim, sub(st.args), kwargs, st.loc, st.sweep))
+            elif isinstance(st, If):
+                joins = [(v, sub(a), sub(b)) for v, a, b in st.joins]
+                out.append(If(sub(st.test), rewrite(st.then), rewrite(st.orelse), joins, st.loc, st.sweep))
+            elif isinstance(st, For):
+                carried = [(v, sub(a), sub(b)) for v, a, b in st.carried]
+                bounds = None if st.bounds is None else sub(st.bounds)
+                out.append(For(st.index, bounds, rewrite(st.body), carried, st.loc, st.sweep, st.reverse))
+            elif isinstance(st, Break):
+                out.append(Break(sub(st.test), st.loc, st.sweep))
+            elif isinstance(st, Push):
+                out.append(Push(st.tape, sub(st.values), st.loc, st.sweep))
+            else:
+                out.append(st)
+        return out
+
+    return rewrite(body), sub(result)

@@ -2,8 +2,9 @@
 
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
 domains, calls to a helper function, branches (if/else, early returns, conditional expressions), for and while
-loops with carried values, continue and break, fan-out through reused variables, shadowing -- saves each as a module
-and compares ``grad`` with central differences.
+loops with carried values, continue and break, fan-out through reused variables, shadowing, writes into arrays,
+arrays of computed shapes, appends and list comprehensions -- saves each as a module and compares ``grad`` with
+central differences.
 ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
 
@@ -236,6 +237,51 @@ def test_random_programs_writing_into_arrays_match_finite_differences(body, seed
     rng = np.random.default_rng(seed)
     args = (rng.uniform(-1.5, 1.5, 4), rng.uniform(-1.5, 1.5, (3, 4)), float(rng.uniform(-1.5, 1.5)))
     check(load(body, REPEATS), args)
+
+
+# Programs that build containers: arrays of computed shapes filled in loops, lists grown by appends and by list
+# comprehensions, reshapes to computed shapes. x has shape (4,), y (3, 4), z is a float.
+@st.composite
+def container_programs(draw):
+    def scalar():
+        e = draw(expressions(["x", "y", "z"], "np"))
+        return f"0.3 * np.sum({e})"
+
+    buffer = draw(st.sampled_from(["np.zeros((n,))", "np.ones((len(x),)) * 0.5", "np.full((n,), z)"]))
+    lines = ["    n = len(x)", "    rows, cols = y.shape", f"    buf = {buffer}", "    parts = []", "    acc = 0.0"]
+    for _ in range(draw(st.integers(1, 4))):
+        form = draw(st.sampled_from(["fill", "append", "rows", "comprehension", "stacked", "reshape", "grid"]))
+        if form == "fill":
+            lines += ["    for k in range(n):", f"        buf[k] = buf[k] * 0.5 + x[k] * {scalar()}"]
+        elif form == "append":
+            lines.append(f"    parts.append({scalar()})")
+        elif form == "rows":
+            lines += ["    for r in y:", f"        parts.append(np.sum(np.sin(r) * {scalar()}))"]
+        elif form == "comprehension":
+            test = draw(st.sampled_from(["", " if x[k] > -0.5", " if k % 2 == 0"]))
+            lines.append(f"    acc = acc + sum([x[k] * {scalar()} for k in range(n){test}])")
+        elif form == "stacked":
+            lines.append(f"    acc = acc + np.sum(np.stack([np.tanh(r) * {scalar()} for r in y]) ** 2)")
+        elif form == "reshape":
+            shape = draw(st.sampled_from(["(cols, rows)", "(rows * cols, -1)", "(2, -1)"]))
+            lines.append(f"    acc = acc + np.sum(np.reshape(y, {shape})[0] * {scalar()})")
+        else:
+            lines += [
+                "    m = np.zeros((rows, cols))",
+                "    for i in range(rows):",
+                f"        m[i] = y[i] * buf[: cols] * {scalar()}",
+                "    acc = acc + np.sum(np.cos(m))",
+            ]
+    lines.append(f"    return np.sum(buf * buf) + acc + sum(parts) * {scalar()}")
+    return "\n".join(lines)
+
+
+@FUZZ
+@given(container_programs(), st.integers(0, 2**31))
+def test_random_programs_building_containers_match_finite_differences(body, seed):
+    rng = np.random.default_rng(seed)
+    args = (rng.uniform(-1.5, 1.5, 4), rng.uniform(-1.5, 1.5, (3, 4)), float(rng.uniform(-1.5, 1.5)))
+    check(load(body), args)
 
 
 @pytest.mark.parametrize("body", ["    return x * y * z", "    v = x * x\n    v = v * v\n    return v + y"])

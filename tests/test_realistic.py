@@ -548,15 +548,26 @@ def test_one_derivative_serves_batches_of_every_size(code):
             np.testing.assert_allclose(g, numeric_grad(mlp_loss, args, i), rtol=1e-5, atol=1e-8)
 
 
-# ── what the functions above avoid: refused with an AdCompileError that points at the construct ────────
-
-
 def hidden_states_of_computed_shape(Wh, xs):
-    H = np.zeros((xs.shape[0], Wh.shape[0]))
+    H = np.zeros((xs.shape[0], Wh.shape[0]))  # a shape computed at run time
     h = np.zeros(Wh.shape[0])
     for t in range(xs.shape[0]):
         h = np.tanh(Wh @ h + xs[t])
         H[t] = h
+    return np.sum(H**2)
+
+
+def test_hidden_states_in_an_array_of_computed_shape(code):
+    args = (0.5 * np.eye(3), np.linspace(-1.0, 1.0, 12).reshape(4, 3))
+    for i, g in enumerate(grad(hidden_states_of_computed_shape, argnums=(0, 1))(*args)):
+        np.testing.assert_allclose(g, numeric_grad(hidden_states_of_computed_shape, args, i), rtol=1e-5, atol=1e-8)
+
+
+# ── what the functions above avoid: refused with an AdCompileError that points at the construct ────────
+
+
+def hidden_states_of_a_float_length(Wh, xs):
+    H = np.zeros((np.sum(xs), Wh.shape[0]))  # a float cannot be a size
     return np.sum(H**2)
 
 
@@ -570,7 +581,7 @@ def leapfrog_from_arguments(Wh, xs):
 
 
 REFUSED = [
-    pytest.param(hidden_states_of_computed_shape, "tuples of computed values", id="np.zeros((T, n))"),
+    pytest.param(hidden_states_of_a_float_length, "a shape is a tuple of integers", id="np.zeros((float, n))"),
     pytest.param(leapfrog_from_arguments, "may modify an array that 'p' shares", id="p -= on a name of an argument"),
 ]
 

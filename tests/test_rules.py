@@ -410,6 +410,8 @@ SAMPLES = {
     # shape and layout
     np.reshape: Given(call(X.M23, shape=(3, 2)), call(X.M23, shape=(-1,)), call(X.T234, shape=(4, -1))),
     np.ravel: Given(call(X.M23), call(X.T234)),
+    np.full: Given(call((2, 3), 1.5), call((2, 3), X.V3), call((3,), X.V3)),  # the fill value is differentiated
+    np.full_like: Given(call(X.M23, 1.5), call(X.M23, X.V3)),
     np.squeeze: Given(call(X.M13), call(X.T214, axis=1)),
     np.expand_dims: Given(call(X.V3, axis=0), call(X.M23, axis=(0, 3))),
     np.atleast_1d: Given(call(1.5), call(X.V3)),

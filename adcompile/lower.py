@@ -176,7 +176,11 @@ class Lowerer:
                 # the loop records whether it returned, and what; after it, that return happens or the rest runs
                 handler(self, st)
                 returned, result = self.returned
-                leave = _synthetic(st, ast.Return(_name(result, st)))
+                if isinstance(result, tuple):
+                    value = _synthetic(st, ast.Tuple([_name(key, st) for key in result], ast.Load()))
+                else:
+                    value = _name(result, st)
+                leave = _synthetic(st, ast.Return(value))
                 if _endless(st):  # while True: only a return leaves it
                     return self.block([leave])
                 after = ast.If(_name(returned, st), [leave], [])
@@ -335,11 +339,14 @@ class Lowerer:
         body_stmts = [*prefix, *st.body]
         returns = _returns(st)
         outer_return = self.ret
-        if returns:  # a return inside is a break that also records the result
+        if returns:  # a return inside is a break that also records the result (one value, or a tuple's values)
             self.flags += 1
-            self.ret = (f"<returned {self.flags}>", f"<result {self.flags}>")
+            arity = self.return_arity(st)
+            result = f"<result {self.flags}>"
+            results = (result,) if arity is None else tuple(f"{result[:-1]}.{k}>" for k in range(arity))
+            self.ret = (f"<returned {self.flags}>", result if arity is None else results)
             self.scope[self.ret[0]] = Const(False)
-            self.scope[self.ret[1]] = Const(None)
+            self.scope.update((key, Const(None)) for key in results)
         if st.orelse or _breaks(st) or returns:
             self.flags += 1
             flag = f"<break {self.flags}>"  # not an identifier: no user name can clash with it
@@ -350,7 +357,8 @@ class Lowerer:
         if flag is not None:
             assigned.add(flag)
         if returns:
-            assigned.update(self.ret)
+            assigned.add(self.ret[0])
+            assigned.update(self.ret[1] if isinstance(self.ret[1], tuple) else [self.ret[1]])
         carried = sorted(n for n in assigned if n in self.scope)
         phis = {n: Var(_hint(n)) for n in carried}
         inner_phis = {}
@@ -638,22 +646,37 @@ class Lowerer:
         if st.value is None:
             raise UnsupportedSyntaxError("the function returns None; return the value to differentiate", self.loc(st))
         if self.in_loop and self.ret is not None:  # leave the loop, and return after it
-            if isinstance(st.value, ast.Tuple):
-                raise UnsupportedSyntaxError(
-                    "returning several values from inside a loop is not supported yet",
-                    self.loc(st),
-                    hint="keep them in variables, break out of the loop, and return them after it",
-                )
-            value = self.expr(st.value, self.return_hint, allow_tuple=True)
-            if isinstance(value, tuple):
-                raise UnsupportedSyntaxError(
-                    "returning several values from inside a loop is not supported yet", self.loc(st)
-                )
-            self.scope[self.ret[0]] = Const(True)
-            self.scope[self.ret[1]] = value
+            returned, result = self.ret
+            if isinstance(result, tuple):  # every return of the loop gives a tuple of len(result) values
+                for key, e in zip(result, st.value.elts):
+                    self.scope[key] = self.expr(e)
+            else:
+                value = self.expr(st.value, self.return_hint, allow_tuple=True)
+                if isinstance(value, tuple):
+                    raise UnsupportedSyntaxError(
+                        "a call returning several values cannot be returned from inside a loop",
+                        self.loc(st),
+                        hint="unpack them into names (a, b = f(...)) and return a, b",
+                    )
+                self.scope[result] = value
+            self.scope[returned] = Const(True)
             self.scope[self.flag] = Const(True)
             return _CONTINUE
         return Return(self.result(st.value, self.return_hint), self.loc(st))
+
+    def return_arity(self, loop) -> int | None:
+        """How many values the returns inside ``loop`` give when they return a tuple display (None: one value);
+        all must agree."""
+        values = [n.value for s in loop.body for n in ast.walk(s) if isinstance(n, ast.Return)]
+        lengths = {len(v.elts) if isinstance(v, ast.Tuple) else None for v in values}
+        if len(lengths) > 1:
+            node = next(v for v in values if isinstance(v, ast.Tuple))
+            raise UnsupportedSyntaxError(
+                "the returns inside this loop give different numbers of values",
+                self.loc(node),
+                hint="return the same number of values from every return inside a loop",
+            )
+        return lengths.pop()
 
     def result(self, node, hint=""):
         """What a function returns: one operand, or a (nested) tuple of them written as a tuple display."""

@@ -252,8 +252,46 @@ def test_loops_over_sequences(f, args):
 
 def returns_pair_inside(x):
     for i in range(3):
-        return x, x
+        if i == 1:
+            return x, x
+        if i == 2:
+            return x
     return x
+
+
+def first_above(x, t):
+    for i in range(len(x)):
+        if x[i] > t:
+            return x[i] * 2.0, i
+    return x[0], -1
+
+
+def uses_first_above(x):
+    v, i = first_above(x, 0.5)
+    return v * v + i
+
+
+def settles(x):
+    y, k = x, 0
+    while True:
+        y = np.sin(y) + 0.3
+        k = k + 1
+        if k > 3:
+            return y * y, y, k
+
+
+def uses_settles(x):
+    a, b, k = settles(x)
+    return a + 3.0 * b * k
+
+
+@pytest.mark.parametrize("x", [V3, np.array([0.1, 0.2])], ids=["found", "not-found"])
+def test_a_tuple_returned_from_inside_a_for_loop(x):
+    check(uses_first_above, x)
+
+
+def test_a_tuple_returned_from_inside_a_while_true_loop():
+    check(uses_settles, 0.4)
 
 
 def unpacks_elements(m):
@@ -264,7 +302,7 @@ def unpacks_elements(m):
 
 
 @pytest.mark.parametrize(
-    "f, message", [(returns_pair_inside, "several values from inside a loop"), (unpacks_elements, "unpacking")]
+    "f, message", [(returns_pair_inside, "different numbers of values"), (unpacks_elements, "unpacking")]
 )
 def test_unsupported_loop_forms_are_rejected(f, message):
     with pytest.raises(UnsupportedSyntaxError, match=message):

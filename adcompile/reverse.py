@@ -269,6 +269,7 @@ def _exposed(body: list, wanted: set) -> tuple[list, dict]:
             then, seen_then = _exposed(st.then, wanted)
             orelse, seen_else = _exposed(st.orelse, wanted)
             joins = list(st.joins)
+            visible.update((j[0], j[0]) for j in joins if j[0] in wanted)  # the branch's own joins are visible
             for v in dict.fromkeys([*seen_then, *seen_else]):
                 visible[v] = Var(v.hint)
                 joins.append((visible[v], seen_then.get(v, Const(None)), seen_else.get(v, Const(None))))

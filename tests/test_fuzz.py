@@ -3,7 +3,7 @@
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
 domains, calls to a helper function, branches (if/else, early returns, conditional expressions), for and while
 loops with carried values, continue and break, fan-out through reused variables, shadowing, writes into arrays,
-arrays of computed shapes, appends and list comprehensions -- saves each as a module and compares ``grad`` with
+arrays of computed shapes, appends and list comprehensions, recursive functions -- saves each as a module and compares ``grad`` with
 central differences.
 ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from adcompile import grad
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "250"))  # per test: 500 programs in every run
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "250"))  # per test (half for recursion): 1125 programs a run
 _DIR = tempfile.mkdtemp(prefix="adcompile_fuzz_")
 _counter = itertools.count()
 
@@ -183,6 +183,29 @@ def test_random_array_programs_with_broadcasting_match_finite_differences(body, 
     rng.shuffle(shapes)
     args = tuple(rng.uniform(-1.5, 1.5, size=s) if s else float(rng.uniform(-1.5, 1.5)) for s in shapes)
     check(load(body), args)
+
+
+@st.composite
+def recursive_programs(draw, lib):
+    """A recursive function rec(v, w, n) (one call per level, or two: a tree) and a body that calls it."""
+    base, inner = draw(expressions(["v", "w"], lib)), draw(expressions(["v", "w"], lib))
+    step = draw(expressions(["v", "w", "r"], lib))
+    tree = "        r = r + 0.5 * rec(w, v, n - 2)\n" if draw(st.booleans()) else ""
+    squash = "np.tanh" if lib == "np" else "math.tanh"  # keeps the argument of the next level moderate
+    prelude = (
+        f"def rec(v, w, n):\n    if n <= 0:\n        return {base}\n"
+        f"    else:\n        r = rec({squash}({inner}), w, n - 1)\n{tree}        return {step}\n"
+    )
+    call = f"rec({draw(st.sampled_from(['x', 'y', 'z']))}, {draw(st.sampled_from(['x', 'y', 'z']))}, "
+    result = draw(expressions(["x", "y", "z", call + f"{draw(st.integers(0, 3))})"], lib))
+    return prelude, f"    return {'np.sum(' + result + ')' if lib == 'np' else result}"
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 2, 1))
+@given(recursive_programs("math"), st.tuples(*[st.floats(-2, 2)] * 3))
+def test_random_recursive_programs_match_finite_differences(program, args):
+    prelude, body = program
+    check(load(body, prelude), tuple(float(a) for a in args))
 
 
 # Programs that index and write into arrays: x has shape (4,), y (3, 4), z is a float. A buffer is made, written

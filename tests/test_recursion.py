@@ -66,6 +66,14 @@ def matrix_steps(w, k):
     return matrix_steps(np.tanh(w @ M), k - 1)
 
 
+def choice_inside(x, n):
+    if n <= 0:
+        return np.cos(x)
+    r = choice_inside(np.tanh(x), n - 1)
+    a = 0.5 if x > 0.2 else 0.5 * x  # a branch inside the recursive path: its join is a residual
+    return a * r + x
+
+
 def iterate(w, k):
     if k == 0:
         return w
@@ -85,8 +93,10 @@ def array_valued(w):
         (loops_inside, (0.4, 3)),
         (matrix_steps, (np.array([0.1, -0.2, 0.3]), 3)),
         (array_valued, (np.array([0.1, -0.2, 0.3]),)),
+        (choice_inside, (0.7, 3)),
+        (choice_inside, (0.1, 3)),
     ],
-    ids=["two-calls", "divide-and-conquer", "mutual", "loop-inside", "matrix", "array-valued"],
+    ids=["two-calls", "divide-and-conquer", "mutual", "loop-inside", "matrix", "array-valued", "join", "join-else"],
 )
 def test_recursive_functions_match_finite_differences(f, args):
     check(f, *args)

@@ -3,8 +3,8 @@
 Hypothesis writes programs of a few statements over three inputs -- arithmetic, elementwise functions with safe
 domains, calls to a helper function, branches (if/else, early returns, conditional expressions), for and while
 loops with carried values, continue and break, fan-out through reused variables, shadowing, writes into arrays,
-arrays of computed shapes, appends and list comprehensions, recursive functions -- saves each as a module and compares ``grad`` with
-central differences.
+arrays of computed shapes, appends and list comprehensions, recursive functions -- saves each as a module and
+compares ``grad`` with central differences.
 ``FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs more.
 """
 

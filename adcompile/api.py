@@ -37,10 +37,10 @@ except ImportError:
     pass
 from .codegen import compile_function, generate
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
+from .forward import forward
 from .frontend import Source, read_source
 from .ir import Function, format_ir
 from .lower import lower_function
-from .forward import forward
 from .reverse import reverse
 
 MAX_SPECIALISATIONS = 32  # per derivative; past this, one generic (shape-agnostic) version serves all calls
@@ -371,7 +371,9 @@ def jvp(fun, primals: tuple, tangents: tuple):
         raise TypeError("jvp(fun, primals, tangents) needs at least one primal to differentiate with respect to")
     d = _forward_derivative(fun, tuple(range(len(primals))))
     if len(primals) != d.nparams:
-        raise TypeError(f"jvp: {d.name}() takes {d.nparams} positional arguments, but {len(primals)} primals were given")
+        raise TypeError(
+            f"jvp: {d.name}() takes {d.nparams} positional arguments, but {len(primals)} primals were given"
+        )
     for i, (p, t) in enumerate(zip(primals, tangents)):
         _check_tangent(p, t, i, d.name)
     args = primals + tangents

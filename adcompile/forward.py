@@ -36,8 +36,38 @@ from .ir import Assign, Break, Const, For, Function, Global, If, Pack, Pop, Push
 from .lower import lower_rule
 from .primitives import Primitive, lookup
 from .reverse import _dead_code_eliminated, _is_large, _is_view, _roots, infer_avals
-from .rules_shape import PACKING
-from .runtime import broadcast_like, index_add, list_append, setitem, zeros_like
+from .rules_linalg import matmul_left, matmul_right
+from .rules_shape import (
+    PACKING,
+    diag_adjoint,
+    diagonal_adjoint,
+    reshape_like,
+    unrepeat,
+    untake,
+    untake_along_axis,
+    untile,
+)
+from .runtime import broadcast_like, cast_like, expand_to, index_add, list_append, setitem, unbroadcast, zeros_like
+from .runtime import reshape_like as runtime_reshape_like
+
+# Operands of the bookkeeping helpers that are read only for their shape (or dtype): whatever their tangent, they
+# contribute nothing. Their rules say None there, which elsewhere means "no derivative" and is refused.
+SHAPE_ONLY: dict = {
+    unbroadcast: (1,),
+    broadcast_like: (1,),
+    expand_to: (1,),
+    runtime_reshape_like: (1,),
+    reshape_like: (1,),
+    cast_like: (1,),
+    unrepeat: (1,),
+    untile: (1,),
+    untake: (1,),
+    untake_along_axis: (1,),
+    diagonal_adjoint: (1,),
+    diag_adjoint: (1,),
+    matmul_left: (2,),
+    matmul_right: (2,),
+}
 
 
 def tangent_hint(v: Var) -> str:
@@ -130,7 +160,7 @@ def activity(fn: Function, wrt) -> tuple[set, dict]:
             elif isinstance(st, Pop):
                 where = pushed.get(len(st.targets), set())
                 varied.update(t for k, t in enumerate(st.targets) if k in where)
-            elif st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
+            elif st.prim.differentiable and _varies(st, varied):
                 varied.add(st.target)
 
     useful = {v for v in fn.ret.operands() if isinstance(v, Var)}
@@ -176,6 +206,21 @@ def activity(fn: Function, wrt) -> tuple[set, dict]:
             break
     taped = {n: tuple(sorted(pushed[n] & wanted.get(n, set()))) for n in pushed}
     return varied & useful, taped
+
+
+def _varies(st: Assign, varied: set) -> bool:
+    """Whether an operand that carries a derivative varies: not an index (which only steers) nor an operand read
+    only for its shape."""
+    prim = lookup(st.prim.fn) if st.prim in IN_PLACE else st.prim
+    skip = SHAPE_ONLY.get(prim.fn, ())
+    for i, a in enumerate(st.args):
+        if i in skip:
+            continue
+        if isinstance(a, Var) and a in varied:
+            return True
+        if isinstance(a, Pack) and any(isinstance(v, Var) and v in varied for v in a.operands()):
+            return True
+    return any(isinstance(v, Var) and v in varied for _, v in st.kwargs)
 
 
 # ── the transform ────────────────────────────────────────────────────────────────────────────────────
@@ -301,7 +346,7 @@ def _rule(b: Builder, prim: Primitive, st: Assign, tan: dict):
     t = prim.template("jvp")
     total = None
     for i, a in enumerate(st.args):
-        if not (isinstance(a, Var) and a in tan):
+        if not (isinstance(a, Var) and a in tan) or i in SHAPE_ONLY.get(prim.fn, ()):
             continue
         if i >= len(t.outputs) or t.outputs[i] is None:
             raise NonDifferentiableError(
@@ -316,7 +361,7 @@ def _rule(b: Builder, prim: Primitive, st: Assign, tan: dict):
             raise NonDifferentiableError(f"{prim.display}() of several lists has no forward-mode rule", st.loc)
         else:
             total = b.call(operator.add, total, c)
-    return total
+    return total if total is not None else _tangent_or_zero(b, st.target, {})
 
 
 def _joined(b: Builder, prim: Primitive, st: Assign, tan: dict):

@@ -23,6 +23,7 @@ adjoints built by ``reverse`` included.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import operator
 
 import numpy as np
@@ -186,9 +187,7 @@ def activity(fn: Function, wrt) -> tuple[set, dict]:
             elif isinstance(st, Break):
                 continue
             elif isinstance(st, Pop):
-                wanted.setdefault(len(st.targets), set()).update(
-                    k for k, t in enumerate(st.targets) if t in useful
-                )
+                wanted.setdefault(len(st.targets), set()).update(k for k, t in enumerate(st.targets) if t in useful)
             elif isinstance(st, Push):
                 where = wanted.get(len(st.values), set())
                 useful.update(v for k, v in enumerate(st.values) if k in where and isinstance(v, Var))
@@ -273,11 +272,17 @@ def _branch(b: Builder, st: If, tan: dict, active: set, taped: dict):
             b.loc, b.sweep = st.loc, st.sweep
             ends = [_tangent_or_zero(b, j[side], path) for j in st.joins if j[0] in active]
         sides.append((built, ends))
-    joins = list(st.joins)
-    for k, v in enumerate(j[0] for j in st.joins if j[0] in active):
-        tan[v] = Var(tangent_hint(v))
-        b.avals[tan[v]] = _tangent_aval(b.aval(v))
-        joins.append((tan[v], sides[0][1][k], sides[1][1][k]))
+    joins = []
+    k = 0
+    for join in st.joins:  # each value, then its tangent
+        joins.append(join)
+        v = join[0]
+        if v in active:
+            _name_shape(b, v)
+            tan[v] = Var(tangent_hint(v))
+            b.avals[tan[v]] = _tangent_aval(b.aval(v))
+            joins.append((tan[v], sides[0][1][k], sides[1][1][k]))
+            k += 1
     b.body.append(If(st.test, sides[0][0], sides[1][0], joins, st.loc, st.sweep))
 
 
@@ -287,6 +292,7 @@ def _loop(b: Builder, st: For, tan: dict, active: set, taped: dict):
     carried = [c for c in st.carried if c[0] in active]
     inits = [_tangent_or_zero(b, init, tan) for _, init, _ in carried]
     for v, _, _ in carried:
+        _name_shape(b, v)
         tan[v] = Var(tangent_hint(v))
         b.avals[tan[v]] = _tangent_aval(b.aval(v))
     path = dict(tan)
@@ -294,8 +300,9 @@ def _loop(b: Builder, st: For, tan: dict, active: set, taped: dict):
         _body(b, st.body, path, active, taped)
         b.loc, b.sweep = st.loc, st.sweep
         nexts = [_tangent_or_zero(b, nxt, path) for _, _, nxt in carried]
-    more = [(tan[v], init, nxt) for (v, _, _), init, nxt in zip(carried, inits, nexts)]
-    b.body.append(For(st.index, st.bounds, built, [*st.carried, *more], st.loc, st.sweep, st.reverse))
+    more = {v: (tan[v], init, nxt) for (v, _, _), init, nxt in zip(carried, inits, nexts)}
+    both = [x for c in st.carried for x in (c, more.get(c[0])) if x is not None]  # each value, then its tangent
+    b.body.append(For(st.index, st.bounds, built, both, st.loc, st.sweep, st.reverse))
 
 
 def _statement(b: Builder, st: Assign, tan: dict, active: set):
@@ -310,6 +317,10 @@ def _statement(b: Builder, st: Assign, tan: dict, active: set):
         return
     prim = lookup(st.prim.fn) if st.prim in IN_PLACE else st.prim  # a write done in place: the write's rules
     y = st.target
+    if isinstance(b.aval(y), A.Aval) and b.aval(y).shape is None:  # what the operands' named shapes tell
+        kwargs = {k: (v.value if isinstance(v, Const) else None) for k, v in st.kwargs}
+        b.avals[y] = b.result_aval(prim, st.args, kwargs)
+        _name_shape(b, y)
     for name, op in st.kwargs:
         if isinstance(op, Var) and op in tan:
             raise NonDifferentiableError(f"{prim.display}() is not differentiable with respect to {name}=", st.loc)
@@ -396,6 +407,17 @@ def _call(b: Builder, st: Assign, tan: dict):
 
 
 # ── zeros, shapes and aliasing ───────────────────────────────────────────────────────────────────────
+
+
+_SHAPES = itertools.count(1)
+
+
+def _name_shape(b: Builder, v: Var):
+    """Give an unknown shape a name of its own, so that what is computed elementwise from ``v`` and from its
+    tangent is known to have one shape (and needs no ``broadcast_like``)."""
+    av = b.aval(v)
+    if isinstance(av, A.Aval) and av.shape is None and av.kind != "list":
+        b.avals[v] = A.Aval(A.SymShape(frozenset([f"<shape {next(_SHAPES)}>"])), av.kind, av.array)
 
 
 def _tangent_aval(av):

@@ -4,6 +4,7 @@ and against reverse mode (⟨grad f, t⟩ is the jvp's tangent)."""
 from __future__ import annotations
 
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -48,6 +49,7 @@ def random_tangent(x):
 def jvp_at(f, args, argnums, tangents):
     """The jvp of ``f`` with respect to the arguments at ``argnums`` only (the others are held fixed)."""
     d = adcompile.api._forward_derivative(f, argnums)
+    args, _ = d.positional(args, {})  # defaults filled in: the tangents come after every positional parameter
     full = (*args, *tangents)
     return d.function_for(full)(*full)
 
@@ -377,3 +379,55 @@ def test_forward_over_reverse_gives_hessian_vector_products():
     eps = 1e-6
     numeric = (grad(f)(x + eps * t) - grad(f)(x - eps * t)) / (2 * eps)
     np.testing.assert_allclose(hv, numeric, rtol=1e-5, atol=1e-7)
+
+
+# ── the realistic functions of test_realistic.py, pushed forward ─────────────────────────────────────
+
+
+def _realistic_cases():
+    import test_realistic
+
+    return test_realistic.CASES
+
+
+@pytest.mark.parametrize("f, args, argnums, autograd_ok", _realistic_cases())
+def test_realistic_functions_jvp_matches_finite_differences(f, args, argnums, autograd_ok, code):
+    check(f, args, argnums, rtol=1e-5, atol=1e-7)
+
+
+# ── every rule has both modes ────────────────────────────────────────────────────────────────────────
+
+
+def test_every_primitive_with_a_vjp_rule_has_a_jvp_rule():
+    from adcompile.primitives import _REGISTRY
+
+    missing = sorted(p.display for p in _REGISTRY.values() if p.vjp is not None and p.jvp is None)
+    assert not missing, f"primitives with a vjp rule but no jvp rule: {missing}"
+
+
+# ── the generated source: reviewed golden files, and the command line ────────────────────────────────
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+SEED = str(pathlib.Path(__file__).resolve().parent.parent / "examples" / "seed.py")
+
+
+@pytest.mark.parametrize(
+    "argv, golden",
+    [
+        (["--wrt", "x1,x2,x3"], "seed_show_forward.txt"),
+        (["--wrt", "x1", "--at", "0.5", "2", "3"], "seed_show_forward_x1.txt"),
+    ],
+)
+def test_show_forward_matches_the_reviewed_golden_output(argv, golden, capsys):
+    from adcompile.cli import main
+
+    assert main(["show", f"{SEED}:g", "--mode", "forward", *argv]) == 0
+    assert capsys.readouterr().out == (GOLDEN / golden).read_text()
+
+
+def test_forward_source_interleaves_each_line_with_its_tangent():
+    source = derivative_source(loop_carried, 0, mode="forward", args=(0.4, 5))
+    assert source.startswith("def loop_carried_jvp(x, n, dx):")
+    assert "p, dp, s, ds = x, dx, 0.0, 0.0" in source  # the tangents are carried with their values
+    assert "tape" not in source  # forward mode needs no tape
+    compile(source, "<jvp>", "exec")

@@ -401,7 +401,9 @@ def test_realistic_functions_jvp_matches_finite_differences(f, args, argnums, au
 def test_every_primitive_with_a_vjp_rule_has_a_jvp_rule():
     from adcompile.primitives import _REGISTRY
 
-    missing = sorted(p.display for p in _REGISTRY.values() if p.vjp is not None and p.jvp is None)
+    builtin = [p for p in _REGISTRY.values() if p.vjp is not None and p.vjp.__module__.startswith("adcompile.")]
+    assert len(builtin) > 200  # the rule tables (other tests register primitives of their own, vjp only)
+    missing = sorted(p.display for p in builtin if p.jvp is None)
     assert not missing, f"primitives with a vjp rule but no jvp rule: {missing}"
 
 

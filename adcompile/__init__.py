@@ -7,7 +7,7 @@
 0.831556
 """
 
-from .api import derivative_source, grad, ir_text, jacrev, value_and_grad, vjp
+from .api import derivative_source, grad, ir_text, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .errors import (
     AdCompileError,
     Location,
@@ -26,6 +26,8 @@ __all__ = [
     "derivative_source",
     "ir_text",
     "vjp",
+    "jvp",
+    "jacfwd",
     "jacrev",
     "defvjp",
     "defjvp",

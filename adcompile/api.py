@@ -1,10 +1,12 @@
-"""The public transformations: ``grad``, ``value_and_grad``, ``derivative_source``, ``ir_text``.
+"""The public transformations: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacfwd``, ``derivative_source``,
+``ir_text``.
 
 The pipeline, stage by stage (each stage's output can be printed)::
 
     source = read_source(f)                    # frontend: AST, file, line numbers, environment
     ir     = lower_function(source)            # SSA IR, one primitive per statement  (ir_text)
     adj    = reverse(ir, argnums, avals, ...)  # SSA IR of the adjoint, simplified while built
+             (or forward(ir, argnums, avals)     # SSA IR of the jvp, for jvp and jacfwd)
     text   = generate(adj)                     # Python source                        (derivative_source)
     f_grad = compile_function(adj, text, ...)  # a live function, cached per argument signature
 
@@ -35,6 +37,7 @@ except ImportError:
     pass
 from .codegen import compile_function, generate
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
+from .forward import forward
 from .frontend import Source, read_source
 from .ir import Function, format_ir
 from .lower import lower_function
@@ -138,9 +141,14 @@ def _bad_argument(a, i: int, fname: str) -> TypeError:
 class _Derivative:
     """Compiles and caches the adjoint of one function for one ``argnums`` and output form."""
 
-    def __init__(self, fun, argnums, with_value: bool, split: str | None = None, has_aux: bool = False):
+    def __init__(
+        self, fun, argnums, with_value: bool, split: str | None = None, has_aux: bool = False, mode: str = "reverse"
+    ):
         self.fun = fun
         self.has_aux = has_aux
+        # "reverse": the adjoint (grad, vjp); "forward": the jvp f_jvp(*params, *tangents) -> (value, tangent),
+        # whose calls pass the tangents after the positional arguments
+        self.mode = mode
         # "once" or "reusable": compile (forward sweep, reverse sweep) pairs for calls.Pullback, whose reverse
         # sweep runs once, or any number of times
         self.split = split
@@ -191,6 +199,14 @@ class _Derivative:
 
     def build(self, ir: Function, args=None):
         """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
+        if self.mode == "forward":
+            primals, tangents = (None, None) if args is None else (args[: self.nparams], args[self.nparams :])
+            avals = [A.of_value(t) for t in tangents] if tangents else None
+            fwd = forward(ir, self.argnums, self.param_avals(ir, primals), avals)
+            source, namespace = generate(fwd)
+            f = compile_function(fwd, source, namespace, f"{fwd.name} of {self.compiled.source.filename}")
+            f.__kwdefaults__ = self.fun.__kwdefaults__  # no __defaults__: the tangents come after the parameters
+            return source, f
         split, reusable = self.split is not None, self.split == "reusable"
         avals = self.param_avals(ir, args)
         adj = reverse(ir, self.argnums, avals, self.with_value, split, reusable, has_aux=self.has_aux)
@@ -341,20 +357,153 @@ def jacrev(fun, argnums: int | tuple = 0):
     return jacobian
 
 
+_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fun -> {argnums: its forward _Derivative}
+
+
+def _forward_derivative(fun, argnums) -> _Derivative:
+    if not isinstance(fun, types.FunctionType):
+        _compiled(fun)  # the error for what is not a Python function
+    table = _FORWARD.setdefault(fun, {})
+    d = table.get(argnums)
+    if d is None:
+        d = table[argnums] = _Derivative(fun, argnums, with_value=True, mode="forward")
+    return d
+
+
+def _check_tangent(p, t, i: int, fname: str):
+    """A tangent has its primal's shape and a floating dtype."""
+    if type(t) is np.ndarray:
+        if t.dtype.kind != "f":
+            raise TypeError(f"the tangent of argument {i} of {fname}() has dtype {t.dtype}; pass floating values")
+    elif not isinstance(t, (float, np.floating)):
+        raise TypeError(
+            f"the tangent of argument {i} of {fname}() is {t!r} of type {type(t).__name__}; "
+            "pass a float or a float ndarray of the argument's shape"
+        )
+    if np.shape(t) != np.shape(p):
+        raise ValueError(
+            f"the tangent of argument {i} of {fname}() has shape {np.shape(t)}, but the argument has shape "
+            f"{np.shape(p)}"
+        )
+
+
+def jvp(fun, primals: tuple, tangents: tuple):
+    """``(fun(*primals), tangent)``: the value, and its directional derivative along ``tangents`` (one per primal,
+    of its shape and a floating dtype), computed together by forward mode: the Jacobian of ``fun`` times the
+    tangents, without forming the Jacobian. The jvp is compiled to Python source (``derivative_source(...,
+    mode="forward")``) and cached per argument signature, like ``grad``.
+
+    >>> import numpy as np
+    >>> from adcompile import jvp
+    >>> y, dy = jvp(lambda x, w: np.tanh(w * x), (np.array([0.5, -1.0]), 2.0), (np.array([1.0, 0.0]), 0.0))
+    >>> dy                                   # w (1 - y²) along x's first element
+    array([0.83994868, 0.        ])
+    """
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise TypeError(
+            f"jvp(fun, primals, tangents) takes tuples of primals and tangents, not {type(primals).__name__} and "
+            f"{type(tangents).__name__}"
+        )
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; pass one tangent per primal")
+    if not primals:
+        raise TypeError("jvp(fun, primals, tangents) needs at least one primal to differentiate with respect to")
+    d = _forward_derivative(fun, tuple(range(len(primals))))
+    if len(primals) != d.nparams:
+        raise TypeError(
+            f"jvp: {d.name}() takes {d.nparams} positional arguments, but {len(primals)} primals were given"
+        )
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        _check_tangent(p, t, i, d.name)
+    args = primals + tangents
+    return d.function_for(args)(*args)
+
+
+def jacfwd(fun, argnums: int | tuple = 0):
+    """The Jacobian of ``fun`` by forward mode: one jvp per element of the argument at ``argnums``, shaped
+    ``out.shape + in.shape`` (a tuple of Jacobians for a tuple ``argnums``). The output may be a scalar or an
+    array. Forward mode suits functions with fewer inputs than outputs; ``grad`` the other way round.
+
+    >>> import numpy as np
+    >>> from adcompile import jacfwd
+    >>> jacfwd(lambda x: x * np.array([1.0, 2.0, 3.0]))(2.0)
+    array([1., 2., 3.])
+    >>> jacfwd(lambda x: np.cumsum(x))(np.ones(3))
+    array([[1., 0., 0.],
+           [1., 1., 0.],
+           [1., 1., 1.]])
+    """
+    items = argnums if isinstance(argnums, tuple) else (argnums,)
+    ds = [_forward_derivative(fun, i if isinstance(i, int) else argnums) for i in items]
+    _check_argnums(fun, argnums, ds[0].nparams)
+    n = ds[0].nparams
+
+    @functools.wraps(fun)
+    def jacobian(*args, **kwargs):
+        if kwargs or len(args) != n:
+            args, kwargs = ds[0].positional(args, kwargs)
+        out = []
+        for i, d in zip(items, ds):
+            x = args[i]
+            _check_differentiable(x, i, d.name)
+            if type(x) is np.ndarray:
+                basis = np.zeros(x.shape, x.dtype)
+                f = d.function_for((*args, basis))
+                columns, shape = [], None
+                for where in np.ndindex(x.shape):
+                    basis[where] = 1
+                    value, t = f(*args, basis, **kwargs)
+                    basis[where] = 0
+                    shape = _single_output(value, d.name)
+                    columns.append(np.asarray(t))
+                if not columns:  # an empty argument: its Jacobian is empty too
+                    value, _ = f(*args, basis, **kwargs)
+                    shape = _single_output(value, d.name)
+                    out.append(np.zeros(shape + x.shape))
+                    continue
+                out.append(np.stack(columns, axis=-1).reshape(shape + x.shape))
+            else:
+                one = type(x)(1.0)
+                value, t = d.function_for((*args, one))(*args, one, **kwargs)
+                _single_output(value, d.name)
+                out.append(t)
+        return tuple(out) if isinstance(argnums, tuple) else out[0]
+
+    jacobian._adcompile = ds[0]
+    return jacobian
+
+
+def _single_output(value, name: str) -> tuple:
+    if isinstance(value, (tuple, list)):
+        raise TypeError(f"jacfwd needs {name}() to return one array or scalar, not a {type(value).__name__}")
+    return np.shape(value)
+
+
 def derivative_source(
-    fun, argnums: int | tuple = 0, *, with_value: bool = False, args=None, kwargs=None, black: bool = True
+    fun,
+    argnums: int | tuple = 0,
+    *,
+    with_value: bool = False,
+    args=None,
+    kwargs=None,
+    black: bool = True,
+    mode: str = "reverse",
 ) -> str:
-    """The Python source of ``fun``'s adjoint, as ``adcompile show`` prints it.
+    """The Python source of ``fun``'s adjoint, as ``adcompile show`` prints it; with ``mode="forward"``, of its
+    jvp ``f_jvp(*params, *tangents)``, returning the value and its tangent along the tangents of the parameters at
+    ``argnums``.
 
     Without ``args`` the source is generic (it works for any argument shapes, so broadcasting helpers appear);
     with example ``args`` (and ``kwargs``, bound like a call) it is the version specialised to their types and
-    shapes, the one ``grad`` runs for them.
+    shapes, the one ``grad`` (or ``jvp``) runs for them.
     """
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     d = getattr(fun, "_adcompile", None)
     has_aux = False
     if d is not None:  # a grad(...) wrapper: show what it computes
-        fun, argnums, with_value, has_aux = d.fun, d.argnums, d.with_value, d.has_aux
-    d = _Derivative(fun, argnums, with_value, has_aux=has_aux)
+        fun, argnums, with_value, has_aux, mode = d.fun, d.argnums, d.with_value, d.has_aux, d.mode
+    d = _Derivative(fun, argnums, with_value or mode == "forward", has_aux=has_aux, mode=mode)
     if args is not None:
         try:
             args, _ = d.positional(tuple(args), dict(kwargs or {}))

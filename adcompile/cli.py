@@ -6,6 +6,7 @@ adcompile show FILE.py:g --wrt x1,x3   the gradient with respect to x1 and x3
 adcompile show FILE.py:g --at 0.5 2 3  the version specialised to these argument values' types and shapes
 adcompile explain FILE.py:g --at 0.5 2 3   forward and reverse accumulation worked at a point, table by table
 adcompile graph FILE.py:g --at 0.5 2 3 -o g.svg   the computation graph with values, adjoints, local derivatives
+adcompile show FILE.py:g --mode forward the jvp (forward mode): value and tangent from the arguments' tangents
 """
 
 from __future__ import annotations
@@ -103,6 +104,12 @@ def main(argv=None) -> int:
         metavar="V",
         help="specialise to these argument values (numbers or expressions like np.ones(3))",
     )
+    show.add_argument(
+        "--mode",
+        choices=("reverse", "forward"),
+        default="reverse",
+        help="reverse: the adjoint (default); forward: the jvp f_jvp(*params, *tangents) -> (value, tangent)",
+    )
     show.add_argument("--raw", action="store_true", help="do not format with black")
     explain = sub.add_parser("explain", help="work forward and reverse accumulation at a point, table by table")
     explain.add_argument("function", help="FILE.py:func or module:func")
@@ -129,7 +136,9 @@ def main(argv=None) -> int:
         else:
             at = tuple(_value(v) for v in args.at) if args.at else None
             print(
-                derivative_source(fn, _argnums(fn, args.wrt), with_value=args.value, args=at, black=not args.raw),
+                derivative_source(
+                    fn, _argnums(fn, args.wrt), with_value=args.value, args=at, black=not args.raw, mode=args.mode
+                ),
                 end="",
             )
     except AdCompileError as e:

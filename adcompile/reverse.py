@@ -60,8 +60,10 @@ def infer_avals(fn: Function, param_avals) -> dict:
                 visit(st.orelse)
                 for v, x, y in st.joins:
                     b.avals[v] = A.join(b.aval(x), b.aval(y))
-            elif isinstance(st, Break):
+            elif isinstance(st, (Break, Push)):
                 continue
+            elif isinstance(st, Pop):  # what a tape gives back (forward mode applied to an adjoint)
+                b.avals.update((v, A.UNKNOWN) for v in st.targets)
             elif isinstance(st, For):
                 if st.index is not None:
                     b.avals[st.index] = A.Aval((), "i", False)

@@ -37,6 +37,7 @@ from .runtime import (
     unbroadcast,
     unpacked,
     written_part,
+    zero_list,
     zeros_like,
 )
 
@@ -804,7 +805,7 @@ def _(g, ans, xs, v):
 
 @jvp(list_append)
 def _(g, ans, xs, v):
-    return list_append(g, np.zeros_like(v)), list_append(zeros_like(xs), g)
+    return list_append(g, np.zeros_like(v)), list_append(zero_list(xs), g)
 
 
 @derivative(unpacked, shape=A.unpacking)
@@ -938,6 +939,7 @@ for _fn, _shape in (
     (np.ndim, A.int_scalar),
     (np.shape, A.shape_of),
     (zeros_like, A.like_first),
+    (zero_list, A.like_first),
     (np.zeros_like, A.array_like),
     (scalar_seed, A.scalar_float),
 ):
@@ -981,7 +983,7 @@ def _(g, ans, x, fill_value):
 
 
 lookup(np.full).fresh = lookup(np.full_like).fresh = True
-lookup(np.zeros_like).fresh = lookup(zeros_like).fresh = True
+lookup(np.zeros_like).fresh = lookup(zeros_like).fresh = lookup(zero_list).fresh = True
 
 # What returns a new object rather than its argument or a view of it (see primitives.returns_new).
 _NEW = (
@@ -990,7 +992,7 @@ _NEW = (
     "nan_to_num"
 )
 NEW_OBJECTS.update(id(getattr(np, _name)) for _name in (*_NEW.split(), "size", "ndim", "shape", "round"))
-_NEW_HERE = (list_append, setitem, index_add, written_part, zeros_like, scalar_seed, reverse_cumsum, len, float)
-_NEW_HERE += (abs, round, int, pow, owned, astype, astype_steps)
+_NEW_HERE = (list_append, zero_list, setitem, index_add, written_part, zeros_like, scalar_seed, reverse_cumsum)
+_NEW_HERE += (len, float, abs, round, int, pow, owned, astype, astype_steps)
 NEW_OBJECTS.update(id(_fn) for _fn in _NEW_HERE)
 READ_ONLY_VIEWS.update(id(_fn) for _fn in (expand_to, broadcast_like))

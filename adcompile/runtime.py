@@ -159,6 +159,12 @@ def new_tuple(xs):
     return tuple(xs)
 
 
+def zero_list(xs):
+    """The tangent of a list that does not vary: a list of exact zeros, one per element (forward mode; in reverse
+    mode a list's adjoint is an array, see :func:`zeros_like`)."""
+    return [zeros_like(x) for x in xs]
+
+
 def list_append(xs, v):
     """A copy of the list ``xs`` with ``v`` appended. Lists of values of one shape have an array as their adjoint
     (element ``i`` of the list, row ``i`` of the array)."""

@@ -7,7 +7,19 @@
 0.831556
 """
 
-from .api import derivative_source, grad, ir_text, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .api import (
+    derivative_source,
+    grad,
+    hessian,
+    hvp,
+    ir_text,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    value_and_grad,
+    vjp,
+)
 from .errors import (
     AdCompileError,
     Location,
@@ -29,6 +41,9 @@ __all__ = [
     "jvp",
     "jacfwd",
     "jacrev",
+    "jacobian",
+    "hessian",
+    "hvp",
     "defvjp",
     "defjvp",
     "AdCompileError",

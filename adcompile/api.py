@@ -69,14 +69,52 @@ class _Compiled:
         return self.ir
 
 
+class _Derived:
+    """The IR of a derivative made by ``grad`` or ``value_and_grad``, as a function of the same arguments: what a
+    transform of that derivative (``grad(grad(f))``, ``jacfwd(grad(f))``) starts from. It is the generic
+    (shape-agnostic) adjoint, with every write a new value, rebuilt when the IR it comes from is."""
+
+    def __init__(self, d: _Derivative):
+        self.d = d
+        self.base: Function | None = None  # the IR self.ir was built from
+        self.ir: Function | None = None
+        self.derivatives: weakref.WeakSet = weakref.WeakSet()
+
+    @property
+    def source(self) -> Source:
+        return self.d.compiled.source
+
+    def fresh(self) -> bool:
+        return self.d.compiled.fresh() and self.d.compiled.ir is self.base
+
+    def primal(self) -> Function:
+        base = self.d.compiled.primal()
+        if base is not self.base:
+            self.ir, self.base = self.d.ir(base, None, in_place=False), base
+            for d in self.derivatives:
+                d.cache.clear()
+        return self.ir
+
+
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _compiled(fun) -> _Compiled:
-    if hasattr(fun, "_adcompile"):
+def _compiled(fun) -> _Compiled | _Derived:
+    d = getattr(fun, "_adcompile", None)
+    if isinstance(d, _Derivative):
+        if d.mode != "reverse" or d.split is not None:
+            raise UnsupportedSyntaxError(
+                f"{fun.__name__} was made by adcompile's jacfwd; it cannot be differentiated again",
+                hint="differentiate grad(f) instead: hessian(f) is jacfwd(grad(f))",
+            )
+        c = _COMPILED.get(fun)
+        if c is None:
+            c = _COMPILED[fun] = _Derived(d)
+        return c
+    if getattr(fun, "_adcompile_made", None):
         raise UnsupportedSyntaxError(
-            f"{fun.__name__} is already a derivative made by adcompile; derivatives of derivatives are not "
-            "supported yet"
+            f"{fun.__name__} was made by adcompile's {fun._adcompile_made}; it cannot be differentiated again",
+            hint="differentiate grad(f) instead: hessian(f) is jacfwd(grad(f))",
         )
     if not isinstance(fun, types.FunctionType):
         raise SourceUnavailableError(
@@ -158,7 +196,8 @@ class _Derivative:
                 "that takes the object's data as arguments"
             )
         self.compiled = _compiled(fun)
-        self.signature = inspect.signature(fun, follow_wrapped=False)
+        inner = getattr(fun, "_adcompile", None)  # a derivative: it takes the arguments of what it differentiates
+        self.signature = inner.signature if inner is not None else inspect.signature(fun, follow_wrapped=False)
         if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in self.signature.parameters.values()):
             self.compiled.primal()  # raises the located error about *args / **kwargs
         positional = [
@@ -185,6 +224,11 @@ class _Derivative:
         """
         for i in self.diff:
             _check_differentiable(args[i], i, self.name)
+            if self.mode == "reverse" and isinstance(self.compiled, _Derived) and np.ndim(args[i]) != 0:
+                raise TypeError(
+                    f"grad of the derivative {self.name}() takes scalar arguments to differentiate (argument {i} "
+                    f"has shape {np.shape(args[i])}); for the Hessian of an array function use hessian(f)"
+                )
         ir = self.compiled.primal()
         f = self.cache.get(key)
         if f is None:
@@ -197,15 +241,37 @@ class _Derivative:
                 f = self.cache[key] = self.build(ir, specialise)[1]
         return f
 
-    def build(self, ir: Function, args=None):
-        """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
+    def ir(self, ir: Function, args=None, in_place: bool = True):
+        """The IR of this derivative of ``ir`` (not split), specialised to ``args`` or generic if None.
+
+        The gradient of a derivative is computed by forward mode over the derivative's IR (forward over reverse),
+        one unit tangent per differentiated argument, which must therefore be a scalar."""
         if self.mode == "forward":
             primals, tangents = (None, None) if args is None else (args[: self.nparams], args[self.nparams :])
             avals = [A.of_value(t) for t in tangents] if tangents else None
-            fwd = forward(ir, self.argnums, self.param_avals(ir, primals), avals)
-            source, namespace = generate(fwd)
-            f = compile_function(fwd, source, namespace, f"{fwd.name} of {self.compiled.source.filename}")
-            f.__kwdefaults__ = self.fun.__kwdefaults__  # no __defaults__: the tangents come after the parameters
+            return forward(ir, self.argnums, self.param_avals(ir, primals), avals, in_place=in_place)
+        avals = self.param_avals(ir, args)
+        if isinstance(self.compiled, _Derived):
+            if self.has_aux:
+                raise UnsupportedSyntaxError(f"{self.name}: has_aux is not supported for a derivative of a derivative")
+            if isinstance(self.argnums, tuple):
+                raise UnsupportedSyntaxError(
+                    f"grad of the derivative {self.name}() takes one argnums position (an int), not a tuple",
+                    hint="use hessian(f, argnums=(...)) for mixed second derivatives",
+                )
+            outputs = "both" if self.with_value else "tangent"
+            return forward(ir, self.argnums, avals, unit=True, outputs=outputs, in_place=in_place)
+        return reverse(ir, self.argnums, avals, self.with_value, has_aux=self.has_aux, in_place=in_place)
+
+    def build(self, ir: Function, args=None):
+        """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
+        if self.mode == "forward" or (self.split is None and isinstance(self.compiled, _Derived)):
+            fn = self.ir(ir, args)
+            source, namespace = generate(fn)
+            f = compile_function(fn, source, namespace, f"{fn.name} of {self.compiled.source.filename}")
+            if self.mode != "forward":  # the jvp's tangents come after the parameters: no defaults
+                f.__defaults__ = self.fun.__defaults__
+            f.__kwdefaults__ = self.fun.__kwdefaults__
             return source, f
         split, reusable = self.split is not None, self.split == "reusable"
         avals = self.param_avals(ir, args)
@@ -354,7 +420,68 @@ def jacrev(fun, argnums: int | tuple = 0):
         )
         return jacobians if isinstance(argnums, tuple) else jacobians[0]
 
+    jacobian._adcompile_made = "jacrev"
     return jacobian
+
+
+def jacobian(fun, argnums: int | tuple = 0):
+    """The Jacobian of ``fun``, shaped ``out.shape + arg.shape``, by the cheaper mode at each call: forward mode
+    (:func:`jacfwd`, one sweep per input element) when the differentiated arguments have fewer elements than the
+    output, reverse mode (:func:`jacrev`, one sweep per output element) otherwise.
+
+    >>> import numpy as np
+    >>> from adcompile import jacobian
+    >>> jacobian(lambda x: np.outer(x, x))(np.array([1.0, 2.0])).shape   # 2 inputs, 4 outputs: forward mode
+    (2, 2, 2)
+    """
+    by_columns, by_rows = jacfwd(fun, argnums), jacrev(fun, argnums)
+    items = argnums if isinstance(argnums, tuple) else (argnums,)
+
+    @functools.wraps(fun)
+    def jacobian(*args):
+        n = sum(np.size(args[i]) for i in items)
+        m = np.size(fun(*args)) if n > 1 else 1  # one input element: forward mode, one sweep, whatever m is
+        return by_columns(*args) if n <= m else by_rows(*args)
+
+    jacobian._adcompile_made = "jacobian"
+    return jacobian
+
+
+def hessian(fun, argnums: int | tuple = 0):
+    """The Hessian of a scalar function: ``jacfwd(grad(fun, argnums), argnums)``, forward mode over the compiled
+    gradient, shaped ``arg.shape + arg.shape`` (nested tuples ``H[i][j]`` for a tuple ``argnums``).
+
+    >>> import numpy as np
+    >>> from adcompile import hessian
+    >>> hessian(lambda x: x[0] ** 2 * x[1] + np.sin(x[1]))(np.array([1.0, 0.0]))
+    array([[0., 2.],
+           [2., 0.]])
+    """
+    if isinstance(argnums, tuple):
+        rows = [jacfwd(grad(fun, i), argnums) for i in argnums]
+
+        @functools.wraps(fun)
+        def blocks(*args):
+            return tuple(row(*args) for row in rows)
+
+        blocks._adcompile_made = "hessian"
+        return blocks
+    h = jacfwd(grad(fun, argnums), argnums)
+    return h
+
+
+def hvp(fun, primals: tuple, tangents: tuple):
+    """The Hessian of a scalar function times ``tangents``, without forming the Hessian: the jvp of its gradient
+    (with respect to every primal), one forward sweep over the compiled gradient. One primal gives one array, several
+    a tuple.
+
+    >>> import numpy as np
+    >>> from adcompile import hvp
+    >>> hvp(lambda x: np.sum(x ** 3), (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))   # 6 x * t
+    array([6., 0.])
+    """
+    argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    return jvp(grad(fun, argnums), primals, tangents)[1]
 
 
 _FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fun -> {argnums: its forward _Derivative}
@@ -517,6 +644,11 @@ def derivative_source(
 
 def ir_text(fun, ascii_only: bool = False) -> str:
     """The SSA decomposition of ``fun`` in textbook notation (inputs u₁₋ₙ … u₀, then one primitive per line)."""
+    if hasattr(fun, "_adcompile"):
+        raise UnsupportedSyntaxError(
+            f"{fun.__name__} is a derivative made by adcompile; ir_text shows the IR of the function you wrote",
+            hint="pass the function it differentiates, or use derivative_source for the derivative's code",
+        )
     return format_ir(_compiled(fun).primal(), ascii_only)
 
 

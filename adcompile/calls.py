@@ -106,5 +106,7 @@ def item_primitive(k: int) -> Primitive:
     """``r[k]`` of a tuple made at run time (the value of a call, one of its gradients)."""
     prim = _ITEMS.get(k)
     if prim is None:
-        prim = _ITEMS[k] = Primitive(_item(k), f"item{k}", shape_rule=A.unknown, differentiable=False, item=k)
+        # no rules: differentiating code that reads a call's value this way (a derivative of a derivative of a
+        # recursive function) is an error, never a silent zero
+        prim = _ITEMS[k] = Primitive(_item(k), f"item{k}", shape_rule=A.unknown, item=k)
     return prim

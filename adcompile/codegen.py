@@ -213,7 +213,7 @@ def generate(fn: Function) -> tuple[str, dict]:
             put(f"if not {ast.unparse(operand(st.test))}:")
             put("    break")
         elif kind == "push":
-            values = ", ".join(names[v] for v in st.values)
+            values = ", ".join(ast.unparse(operand(v)) for v in st.values)
             put(f"{names[st.tape]}.append({values if len(st.values) == 1 else '(' + values + ')'})")
         elif kind == "pop":
             put(f"{', '.join(names[v] for v in st.targets)} = {names[st.tape]}.pop()")

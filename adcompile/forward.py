@@ -30,7 +30,7 @@ import numpy as np
 
 from . import avals as A
 from .builder import Builder, _key
-from .calls import Call, item_primitive
+from .calls import Call, Pullback, item_primitive, pullback
 from .errors import NonDifferentiableError, UnsupportedSyntaxError
 from .inplace import IN_PLACE, written_in_place
 from .ir import Assign, Break, Const, For, Function, Global, If, Pack, Pop, Push, Return, Var, flatten, walk
@@ -85,11 +85,23 @@ def tangent_hint(v: Var) -> str:
     return f"d{v.hint}" if v.hint else ""
 
 
-def forward(fn: Function, argnums: int | tuple, param_avals, tangent_avals=None) -> Function:
+def forward(
+    fn: Function,
+    argnums: int | tuple,
+    param_avals,
+    tangent_avals=None,
+    *,
+    unit: bool = False,
+    outputs: str = "both",
+    in_place: bool = True,
+) -> Function:
     """The jvp of ``fn`` with respect to the parameters at ``argnums``: ``f_jvp(*params, *tangents)`` returns
     ``(value, tangent)``, the tangent having the value's structure (a tuple for a tuple).
 
-    ``tangent_avals`` are the abstract values of the tangents (by default, those of their parameters).
+    ``tangent_avals`` are the abstract values of the tangents (by default, those of their parameters). With
+    ``unit``, the tangents are not parameters but ``1.0`` each: the parameters at ``argnums`` must be scalars, and
+    the tangent is the derivative with respect to them (summed, if there are several). ``outputs="tangent"``
+    returns the tangent alone. ``in_place=False`` leaves every write a new value (for a transform to come).
     """
     avals = infer_avals(fn, param_avals)
     for var, loc, message, hint in fn.checks:
@@ -103,6 +115,9 @@ def forward(fn: Function, argnums: int | tuple, param_avals, tangent_avals=None)
     taken = {p.hint for p in fn.params + fn.kwonly}
     tangent_params = []
     for k, p in enumerate(wrt):
+        if unit:
+            tan[p] = Const(1.0)
+            continue
         hint = tangent_hint(p) or f"d{k}"
         while hint in taken:
             hint += "_"
@@ -118,7 +133,7 @@ def forward(fn: Function, argnums: int | tuple, param_avals, tangent_avals=None)
     leaves = [_tangent_or_zero(b, v, tan) for v in flatten(value)]
     leaves = _owned(b, leaves, set(fn.params + fn.kwonly + tangent_params), value)
     tangent = _unflatten(value, iter(leaves))
-    ret = Return((value, tangent), fn.ret.loc)
+    ret = Return((value, tangent) if outputs == "both" else tangent, fn.ret.loc)
     body = _dead_code_eliminated(b.body, {v for v in ret.operands() if isinstance(v, Var)})
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     out = Function(
@@ -131,7 +146,7 @@ def forward(fn: Function, argnums: int | tuple, param_avals, tangent_avals=None)
         fn.kwonly,
         release,
     )
-    return written_in_place(out, b.avals)
+    return written_in_place(out, b.avals) if in_place else out
 
 
 # ── activity ─────────────────────────────────────────────────────────────────────────────────────────
@@ -357,6 +372,12 @@ def _rule(b: Builder, prim: Primitive, st: Assign, tan: dict):
             raise NonDifferentiableError(
                 f"{prim.display}() of a list of values that vary has no forward-mode rule", st.loc
             )
+    if isinstance(prim.fn, Pullback) or prim.fn is pullback or (prim.item is not None and prim.vjp is None):
+        raise NonDifferentiableError(
+            "the derivative of a recursive function cannot be differentiated again yet",
+            st.loc,
+            hint="write the recursion as a loop to take second derivatives",
+        )
     if prim.jvp is None:
         what = "derivative rule" if prim.vjp is None else "forward-mode (jvp) rule"
         raise NonDifferentiableError(

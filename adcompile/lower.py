@@ -1341,8 +1341,10 @@ class Lowerer:
             return self.recursive_call(callee, args, kwargs, node, hint)
         if hasattr(fn, "_adcompile"):
             raise UnsupportedSyntaxError(
-                f"{callee.text} is a derivative made by adcompile; derivatives of derivatives are not supported yet",
+                f"{callee.text} is a derivative made by adcompile; calling one inside a function being differentiated "
+                "is not supported yet",
                 loc,
+                hint="differentiate the derivative itself: grad(grad(f)), hessian(f), hvp(f, primals, tangents)",
             )
         src = read_source(fn)
         if self.deps is not None:

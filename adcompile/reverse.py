@@ -152,6 +152,7 @@ def reverse(
     split: bool = False,
     reusable: bool = False,
     has_aux: bool = False,
+    in_place: bool = True,
 ):
     """The adjoint of ``fn`` with respect to the parameters at ``argnums``.
 
@@ -161,6 +162,7 @@ def reverse(
     output may have any shape, and the result is two functions instead of one: the forward sweep, returning
     ``fn``'s value and the residuals, and the reverse sweep, taking the residuals and the output's adjoint and
     returning the gradients (see :func:`split_adjoint`), which may run more than once if ``reusable``.
+    ``in_place=False`` leaves every write a new value, for a transform of the adjoint to come (``hessian``).
     """
     y, aux = fn.ret.value, None
     if has_aux:
@@ -209,7 +211,8 @@ def reverse(
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     params = fn.params + [seed] * split
     adjoint = Function(f"{fn.name}_{suffix}", params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
-    adjoint = written_in_place(adjoint, b.avals)
+    if in_place:
+        adjoint = written_in_place(adjoint, b.avals)
     return split_adjoint(adjoint, seed, fn.name, reusable) if split else adjoint
 
 

@@ -427,7 +427,8 @@ def jacrev(fun, argnums: int | tuple = 0):
 def jacobian(fun, argnums: int | tuple = 0):
     """The Jacobian of ``fun``, shaped ``out.shape + arg.shape``, by the cheaper mode at each call: forward mode
     (:func:`jacfwd`, one sweep per input element) when the differentiated arguments have fewer elements than the
-    output, reverse mode (:func:`jacrev`, one sweep per output element) otherwise.
+    output, reverse mode (:func:`jacrev`, one forward sweep, then one reverse sweep per output element) otherwise
+    (``benchmarks/bench_jacobians.py`` measures where the two cross).
 
     >>> import numpy as np
     >>> from adcompile import jacobian
@@ -440,8 +441,8 @@ def jacobian(fun, argnums: int | tuple = 0):
     @functools.wraps(fun)
     def jacobian(*args):
         n = sum(np.size(args[i]) for i in items)
-        m = np.size(fun(*args)) if n > 1 else 1  # one input element: forward mode, one sweep, whatever m is
-        return by_columns(*args) if n <= m else by_rows(*args)
+        m = np.size(fun(*args)) if n > 1 else 2  # one input element: forward mode, one sweep, whatever m is
+        return by_columns(*args) if n < m else by_rows(*args)
 
     jacobian._adcompile_made = "jacobian"
     return jacobian

@@ -428,7 +428,8 @@ def jacobian(fun, argnums: int | tuple = 0):
     """The Jacobian of ``fun``, shaped ``out.shape + arg.shape``, by the cheaper mode at each call: forward mode
     (:func:`jacfwd`, one sweep per input element) when the differentiated arguments have fewer elements than the
     output, reverse mode (:func:`jacrev`, one forward sweep, then one reverse sweep per output element) otherwise
-    (``benchmarks/bench_jacobians.py`` measures where the two cross).
+    (``benchmarks/bench_jacobians.py`` measures where the two cross). A function returning a tuple gets a tuple of
+    Jacobians, one per output, by forward mode.
 
     >>> import numpy as np
     >>> from adcompile import jacobian
@@ -441,8 +442,12 @@ def jacobian(fun, argnums: int | tuple = 0):
     @functools.wraps(fun)
     def jacobian(*args):
         n = sum(np.size(args[i]) for i in items)
-        m = np.size(fun(*args)) if n > 1 else 2  # one input element: forward mode, one sweep, whatever m is
-        return by_columns(*args) if n < m else by_rows(*args)
+        if n == 1:
+            return by_columns(*args)  # one input element: one forward sweep, whatever the output
+        value = fun(*args)
+        if isinstance(value, tuple):  # several outputs: forward mode, which takes them all in each sweep
+            return by_columns(*args)
+        return by_columns(*args) if n < np.size(value) else by_rows(*args)
 
     jacobian._adcompile_made = "jacobian"
     return jacobian
@@ -549,8 +554,9 @@ def jvp(fun, primals: tuple, tangents: tuple):
 
 def jacfwd(fun, argnums: int | tuple = 0):
     """The Jacobian of ``fun`` by forward mode: one jvp per element of the argument at ``argnums``, shaped
-    ``out.shape + in.shape`` (a tuple of Jacobians for a tuple ``argnums``). The output may be a scalar or an
-    array. Forward mode suits functions with fewer inputs than outputs; ``grad`` the other way round.
+    ``out.shape + in.shape`` (a tuple of Jacobians for a tuple ``argnums``). The output may be a scalar, an array
+    or a tuple of them (then one entry per output). Forward mode suits functions with fewer inputs than outputs;
+    ``grad`` the other way round.
 
     >>> import numpy as np
     >>> from adcompile import jacfwd
@@ -570,41 +576,49 @@ def jacfwd(fun, argnums: int | tuple = 0):
     def jacobian(*args, **kwargs):
         if kwargs or len(args) != n:
             args, kwargs = ds[0].positional(args, kwargs)
-        out = []
+        per_argument, value = [], None
         for i, d in zip(items, ds):
             x = args[i]
             _check_differentiable(x, i, d.name)
-            if type(x) is np.ndarray:
-                basis = np.zeros(x.shape, x.dtype)
-                f = d.function_for((*args, basis))
-                columns, shape = [], None
-                for where in np.ndindex(x.shape):
+            basis = np.zeros(x.shape, x.dtype) if type(x) is np.ndarray else type(x)(0.0)
+            f = d.function_for((*args, basis))
+            columns = []
+            for where in np.ndindex(np.shape(x)):  # one forward sweep per element of x
+                if type(x) is np.ndarray:
                     basis[where] = 1
                     value, t = f(*args, basis, **kwargs)
                     basis[where] = 0
-                    shape = _single_output(value, d.name)
-                    columns.append(np.asarray(t))
-                if not columns:  # an empty argument: its Jacobian is empty too
-                    value, _ = f(*args, basis, **kwargs)
-                    shape = _single_output(value, d.name)
-                    out.append(np.zeros(shape + x.shape))
-                    continue
-                out.append(np.stack(columns, axis=-1).reshape(shape + x.shape))
-            else:
-                one = type(x)(1.0)
-                value, t = d.function_for((*args, one))(*args, one, **kwargs)
-                _single_output(value, d.name)
-                out.append(t)
-        return tuple(out) if isinstance(argnums, tuple) else out[0]
+                else:
+                    value, t = f(*args, type(x)(1.0), **kwargs)
+                columns.append(t)
+            if not columns:  # an empty argument: its Jacobian is empty too
+                value, _ = f(*args, basis, **kwargs)
+            per_argument.append(_stacked(columns, value, np.shape(x), d.name))
+        if not isinstance(value, tuple):
+            return tuple(per_argument) if isinstance(argnums, tuple) else per_argument[0]
+        # several outputs: one entry per output, each the Jacobians with respect to the arguments
+        return tuple(
+            tuple(j[k] for j in per_argument) if isinstance(argnums, tuple) else per_argument[0][k]
+            for k in range(len(value))
+        )
 
     jacobian._adcompile = ds[0]
     return jacobian
 
 
-def _single_output(value, name: str) -> tuple:
-    if isinstance(value, (tuple, list)):
-        raise TypeError(f"jacfwd needs {name}() to return one array or scalar, not a {type(value).__name__}")
-    return np.shape(value)
+def _stacked(columns: list, value, x_shape: tuple, name: str):
+    """The Jacobian of ``value`` (or a tuple of them, one per output) with respect to an argument of ``x_shape``,
+    from the tangents of the forward sweeps along each of its elements, in order."""
+    if isinstance(value, tuple):
+        return tuple(_stacked([c[k] for c in columns], v, x_shape, name) for k, v in enumerate(value))
+    if isinstance(value, list):
+        raise TypeError(f"jacfwd needs {name}() to return arrays, scalars or a tuple of them, not a list")
+    shape = np.shape(value)
+    if not columns:
+        return np.zeros(shape + x_shape)
+    if not x_shape:
+        return columns[0]
+    return np.stack([np.asarray(c) for c in columns], axis=-1).reshape(shape + x_shape)
 
 
 def derivative_source(

@@ -346,9 +346,20 @@ def test_jacfwd_of_a_scalar_function_is_its_gradient():
     assert jacfwd(lambda x: x * x)(3.0) == 6.0
 
 
-def test_jacfwd_refuses_a_tuple_output():
-    with pytest.raises(TypeError, match="one array or scalar"):
-        jacfwd(two_outputs)(0.3, 0.5)
+def test_jacfwd_of_a_tuple_output_is_a_tuple_of_jacobians():
+    from fd import numeric_jacobian
+
+    def pair(x, a):
+        return np.sin(x) * a, np.sum(x * x) + a
+
+    x, a = RNG.normal(size=3), 0.7
+    (jx0, ja0), (jx1, ja1) = jacfwd(pair, argnums=(0, 1))(x, a)
+    first, second = (lambda x, a: pair(x, a)[0]), (lambda x, a: pair(x, a)[1])
+    for got, f, i in [(jx0, first, 0), (ja0, first, 1), (jx1, second, 0), (ja1, second, 1)]:
+        np.testing.assert_allclose(got, numeric_jacobian(f, (x, a), i), rtol=1e-6, atol=1e-8)
+    jx0_alone, jx1_alone = jacfwd(pair)(x, a)
+    np.testing.assert_array_equal(jx0_alone, jx0)
+    np.testing.assert_array_equal(jx1_alone, jx1)
 
 
 # ── forward over reverse: the transform takes any IR, adjoints included ──────────────────────────────

@@ -103,6 +103,16 @@ def test_jacobian_matches_both_modes_and_finite_differences(f, x):
     np.testing.assert_allclose(j, numeric_jacobian(f, (x,), 0), rtol=1e-6, atol=1e-8)
 
 
+def polar_pair(r, t):
+    return r * np.cos(t), r * np.sin(t)
+
+
+def test_jacobian_of_a_tuple_output_is_one_jacobian_per_output():
+    (dxr, dxt), (dyr, dyt) = jacobian(polar_pair, argnums=(0, 1))(2.0, 0.5)
+    assert (dxr, dxt) == (pytest.approx(np.cos(0.5)), pytest.approx(-2.0 * np.sin(0.5)))
+    assert (dyr, dyt) == (pytest.approx(np.sin(0.5)), pytest.approx(2.0 * np.cos(0.5)))
+
+
 SCALE = 2.0
 
 

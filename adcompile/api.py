@@ -54,19 +54,22 @@ class _Compiled:
         self.source: Source | None = None
         self.ir: Function | None = None
         self.derivatives: weakref.WeakSet = weakref.WeakSet()  # whose caches hold code compiled from self.ir
-
-    def fresh(self) -> bool:
-        """Whether the IR is read and every global it baked in is still bound to the same object."""
-        return self.source is not None and self.source.deps_fresh()
+        # fresh(): whether the IR is read and every global it baked in is still bound to the same object
+        self.fresh = _never
 
     def primal(self) -> Function:
         if not self.fresh():
             source = read_source(self.fun)
             self.ir = lower_function(source)  # may raise: then the source is not marked as read
             self.source = source
+            self.fresh = source.freshness_check()
             for d in self.derivatives:  # every derivative compiled from the old IR, not only the caller's
                 d.cache.clear()
         return self.ir
+
+
+def _never() -> bool:
+    return False
 
 
 class _Derived:
@@ -306,22 +309,67 @@ class _Derivative:
 
 def _transform(fun, argnums, with_value: bool, has_aux: bool):
     d = _Derivative(fun, argnums, with_value, has_aux=has_aux)
-    n, cache, fresh = d.nparams, d.cache, d.compiled.fresh
-
-    @functools.wraps(fun)
-    def derivative(*args, **kwargs):
-        if kwargs or len(args) != n:
-            args, kwargs = d.positional(args, kwargs)
-        key = tuple(map(type, args))  # signature_key, inlined: this line runs on every call
-        if np.ndarray in key:
-            key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args])
-        f = cache.get(key)
-        if f is None or not fresh():
-            f = d.adjoint(args, key)
-        return f(*args, **kwargs)
-
+    derivative = functools.wraps(fun)(_dispatcher(d))
     derivative._adcompile = d
     return derivative
+
+
+def _dispatcher(d: _Derivative):
+    """The function ``grad`` returns: it takes the arguments as ``d.fun`` does (same parameters and defaults, so
+    Python binds a call as it would bind ``d.fun``'s), finds the adjoint compiled for their signature and calls it.
+    It runs on every call, so it is generated for the signature: no ``*args`` packing, no loop. Its own names
+    take a suffix (``_type_``) if a parameter has the same name.
+
+    >>> from adcompile import grad
+    >>> def f(x, scale=2.0, *, shift=1.0):
+    ...     return scale * x * x + shift * x
+    >>> print(grad(f)._adcompile.dispatch_source, end="")
+    def f(x, scale=_default0, *, shift=_default1):
+        key = (_type(x), _type(scale))
+        if _ndarray in key:
+            key = tuple([(a.shape, a.dtype) if _type(a) is _ndarray else _type(a) for a in (x, scale)])
+        f = _get(key)
+        if f is None or not _compiled.fresh():
+            f = _slow((x, scale), key)
+        return f(x, scale, shift=shift)
+    """
+    params = list(d.signature.parameters.values())
+    names = {p.name for p in params}
+    suffix = ""
+    while names & {n + suffix for n in ("key", "f", "a", "_type", "_ndarray", "_get", "_compiled", "_slow")}:
+        suffix += "_"
+    key, f, a, t, nd = "key" + suffix, "f" + suffix, "a" + suffix, "_type" + suffix, "_ndarray" + suffix
+    namespace = {t: type, nd: np.ndarray, "_get" + suffix: d.cache.get, "_compiled" + suffix: d.compiled}
+    namespace["_slow" + suffix] = d.adjoint
+    parts, defaults = [], 0
+    for p in params:
+        if p.kind is p.KEYWORD_ONLY and "*" not in parts:
+            parts.append("*")
+        if p.default is p.empty:
+            parts.append(p.name)
+        else:
+            default, defaults = f"_default{defaults}{suffix}", defaults + 1
+            namespace[default] = p.default
+            parts.append(f"{p.name}={default}")
+        if p.kind is p.POSITIONAL_ONLY and (p is params[-1] or params[params.index(p) + 1].kind is not p.kind):
+            parts.append("/")
+    positional = [p.name for p in params[: d.nparams]]
+    values = ", ".join(positional) + ("," if len(positional) == 1 else "")
+    call = ", ".join([*positional, *(f"{p.name}={p.name}" for p in params[d.nparams :])])
+    name = d.name if d.name.isidentifier() else "derivative"
+    source = (
+        f"def {name}({', '.join(parts)}):\n"
+        f"    {key} = ({', '.join(f'{t}({p})' for p in positional)}{',' if len(positional) == 1 else ''})\n"
+        f"    if {nd} in {key}:\n"
+        f"        {key} = tuple([({a}.shape, {a}.dtype) if {t}({a}) is {nd} else {t}({a}) for {a} in ({values})])\n"
+        f"    {f} = _get{suffix}({key})\n"
+        f"    if {f} is None or not _compiled{suffix}.fresh():\n"
+        f"        {f} = _slow{suffix}(({values}), {key})\n"
+        f"    return {f}({call})\n"
+    )
+    exec(compile(source, f"<adcompile dispatch of {name}>", "exec"), namespace)
+    d.dispatch_source = source
+    return namespace[name]
 
 
 def grad(fun=None, argnums: int | tuple = 0, has_aux: bool = False):

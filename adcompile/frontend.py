@@ -53,13 +53,16 @@ class Source:
                 return value
         raise AdCompileError(f"name {name!r} is not defined", self.loc(node))
 
-    def deps_fresh(self) -> bool:
-        """True while every free name still refers to the object it referred to when the source was read."""
-        for container, key, value in self.deps.values():
-            current = container.cell_contents if key is None else container.get(key, _MISSING)
-            if current is not value:
-                return False
-        return True
+    def freshness_check(self):
+        """A function returning True while every free name still refers to the object it referred to when the
+        source was read. It runs on every call of a derivative, so it is generated: one identity test per name,
+        no loop."""
+        namespace, tests = {"_missing": _MISSING}, []
+        for k, (container, key, value) in enumerate(self.deps.values()):
+            namespace[f"c{k}"], namespace[f"v{k}"] = container, value
+            tests.append(f"c{k}.cell_contents is v{k}" if key is None else f"c{k}.get({key!r}, _missing) is v{k}")
+        exec(f"def fresh():\n    return {' and '.join(tests) or 'True'}\n", namespace)
+        return namespace["fresh"]
 
 
 def read_source(fn) -> Source:

@@ -262,7 +262,7 @@ class Settings:
 
     @staticmethod
     def of(quick: bool) -> Settings:
-        return Settings(3, 0.002) if quick else Settings(15, 0.020)
+        return Settings(3, 0.002) if quick else Settings(21, 0.020)
 
 
 def _block(fn, args, n: int) -> float:
@@ -308,6 +308,13 @@ def median_time(samples: list[float]) -> float:
 def paired_ratio(samples: list[float], reference: list[float]) -> float:
     """Median over rounds of (time / reference time) within the same round."""
     return statistics.median(s / r for s, r in zip(samples, reference))
+
+
+def ratio_spread(samples: list[float], reference: list[float]) -> tuple[float, tuple[float, float]]:
+    """``paired_ratio`` and the quartiles of the ratios over rounds: how much the ratio moved during the run."""
+    ratios = [s / r for s, r in zip(samples, reference)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return statistics.median(ratios), (q1, q3)
 
 
 def paired_difference(samples: list[float], reference: list[float]) -> float:

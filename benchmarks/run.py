@@ -28,7 +28,16 @@ from pathlib import Path
 import harness  # before NumPy: it sets the thread variables
 import numpy as np
 import overheads
-from harness import CheckFailed, Settings, fmt_ratio, fmt_time, markdown_table, median_time, paired_ratio
+from harness import (
+    CheckFailed,
+    Settings,
+    fmt_ratio,
+    fmt_time,
+    markdown_table,
+    median_time,
+    paired_ratio,
+    ratio_spread,
+)
 from workloads import workloads
 
 import adcompile
@@ -84,7 +93,7 @@ def time_workloads(ws, grads, settings: Settings, log) -> dict:
             {"f": (w.f, w.args), "hand": (w.hand, w.args), "adcompile": (grads[w.key], w.args)}, settings
         )
         rows[w.key] = {name: median_time(v) for name, v in s.items()}
-        rows[w.key]["ratio"] = paired_ratio(s["adcompile"], s["hand"])
+        rows[w.key]["ratio"], rows[w.key]["spread"] = ratio_spread(s["adcompile"], s["hand"])
     return rows
 
 
@@ -215,7 +224,9 @@ def gradient_table(ws, rows: dict, peer_results: list[dict]) -> tuple[str, list[
     body = []
     for w in ws:
         t = rows[w.key]
-        ratio = fmt_ratio(t["ratio"]) + ("" if t["ratio"] <= RATIO_TARGET else " **missed**")
+        q1, q3 = t["spread"]
+        ratio = f"{fmt_ratio(t['ratio'])} ({fmt_ratio(q1)}–{fmt_ratio(q3)})"
+        ratio += "" if t["ratio"] <= RATIO_TARGET else " **missed**"
         cells = [f"`{w.key}`: {w.name}", fmt_time(t["f"]), fmt_time(t["hand"]), fmt_time(t["adcompile"]), ratio]
         for p in peer_names:
             r = ratios.get(w.key, {}).get(p)
@@ -286,7 +297,8 @@ def page(ws, rows, peer_results, missing, measured, about: list[str], opts) -> s
     missing = missing + [m for res in peer_results for m in res["missing"]]
     notes = [n for res in peer_results for n in res["notes"]]
     jit_first = next((res["jit_first_call"] for res in peer_results if "jit_first_call" in res), None)
-    command = " ".join([COMMAND] + (opts.argv or []))
+    flags = ["--quick"] * opts.quick + (["--only", opts.only] if opts.only else []) + ["--no-peers"] * opts.no_peers
+    command = " ".join([COMMAND, *flags])
     out = [
         "# Benchmarks",
         "",
@@ -305,7 +317,8 @@ def page(ws, rows, peer_results, missing, measured, about: list[str], opts) -> s
     out.append(
         f"- a time is the median per call over {settings.rounds} rounds of interleaved blocks of at least "
         f"{settings.target * 1e3:g} ms each, after a warm-up; a ratio is the median over rounds of the ratio of two "
-        "blocks in the same round; a peer's ratio is to the hand-written gradient timed in the peer's own process"
+        "blocks in the same round (adcompile's with its quartiles over rounds in parentheses); a peer's ratio is to "
+        "the hand-written gradient timed in the peer's own process, where jax.jit's compilation is done before timing"
     )
     out.append(
         "- every gradient (adcompile's and each peer's) equals the hand-written one (rtol 1e-10), which matches "
@@ -359,7 +372,6 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--peer-group", choices=list(harness.PEER_GROUPS), help=argparse.SUPPRESS)  # a child's job
     opts = parser.parse_args(argv)
-    opts.argv = [a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--output")]
     all_workloads = workloads()
     by_key = {w.key: w for w in all_workloads}
     settings = Settings.of(opts.quick)

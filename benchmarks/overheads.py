@@ -148,4 +148,3 @@ def peak_memory(w: Workload) -> dict:
     """Peak bytes allocated during one call of adcompile's gradient and of the hand-written one."""
     d = grad(w.f, argnums=w.argnums)
     return {"workload": w.key, "adcompile": _peak_bytes(d, w.args), "hand": _peak_bytes(w.hand, w.args)}
-

@@ -328,7 +328,7 @@ def page(ws, rows, peer_results, missing, measured, about: list[str], opts) -> s
         table, _ = gradient_table(ws, rows, peer_results)
         out += ["", "## Gradients: time per call, and ratios to the hand-written gradient", "", table, ""]
         out.append(
-            "`f` is the function itself, for scale. \"no peer\": the function writes into arrays, which autograd, JAX "
+            '`f` is the function itself, for scale. "no peer": the function writes into arrays, which autograd, JAX '
             'and PyTorch refuse; "n/a": the peer was not run or failed (see the notes).'
         )
     if notes:
@@ -342,8 +342,11 @@ def page(ws, rows, peer_results, missing, measured, about: list[str], opts) -> s
                 "reverse, generate, compile, one evaluation), one elementwise operation on arrays of 100 per line; "
                 "the median over fresh function objects in a warm process is compared with the target, the median "
                 "over fresh processes (one-time set-up included) is shown beside it."
-                + (f" For comparison, `jax.jit(jax.grad(f))`'s first call on `scalar-expr`: {fmt_time(jit_first)}."
-                   if jit_first is not None else "")
+                + (
+                    f" For comparison, `jax.jit(jax.grad(f))`'s first call on `scalar-expr`: {fmt_time(jit_first)}."
+                    if jit_first is not None
+                    else ""
+                )
             )
         if "cached-call" in measured:
             explain.append(
@@ -367,8 +370,9 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="list the keys of the workloads and measures")
     parser.add_argument("--no-peers", action="store_true", help="time adcompile and the hand-written code only")
     parser.add_argument(
-        "--output", help=f"where to write the page ('-': stdout); default {PAGE.relative_to(ROOT)} for a full run "
-        "of everything, stdout otherwise"
+        "--output",
+        help=f"where to write the page ('-': stdout); default {PAGE.relative_to(ROOT)} for a full run "
+        "of everything, stdout otherwise",
     )
     parser.add_argument("--peer-group", choices=list(harness.PEER_GROUPS), help=argparse.SUPPRESS)  # a child's job
     opts = parser.parse_args(argv)

@@ -252,21 +252,43 @@ def workloads() -> list[Workload]:
     )
     rng_loops = np.random.default_rng(0)
     return [
-        Workload("scalar-expr", "scalar expression, 29 ops on 3 floats", scalar_f, scalar_grad, (0.7, -1.3, 2.1),
-                 (0, 1, 2)),
+        Workload(
+            "scalar-expr", "scalar expression, 29 ops on 3 floats", scalar_f, scalar_grad, (0.7, -1.3, 2.1), (0, 1, 2)
+        ),
         Workload("rosenbrock-10", "rosenbrock, n=10", rosenbrock_f, rosenbrock_grad, (uniform(10),), 0),
         Workload("rosenbrock-1e3", "rosenbrock, n=1e3", rosenbrock_f, rosenbrock_grad, (uniform(1000),), 0),
         Workload("rosenbrock-1e6", "rosenbrock, n=1e6", rosenbrock_f, rosenbrock_grad, (uniform(1_000_000),), 0),
-        Workload("logistic", "logistic regression, X 1000×100", logistic_f, logistic_grad,
-                 (w_true + rng.standard_normal(100) / 10.0, X, labels), 0),
+        Workload(
+            "logistic",
+            "logistic regression, X 1000×100",
+            logistic_f,
+            logistic_grad,
+            (w_true + rng.standard_normal(100) / 10.0, X, labels),
+            0,
+        ),
         Workload("mlp", "tanh MLP 784-256-10, softmax CE, batch 128", mlp_f, mlp_grad, mlp_args, (0, 1, 2, 3)),
         Workload("rnn", "tanh RNN, T=20, hidden 64, input 32", rnn_f, rnn_grad, rnn_args, (0, 1, 2)),
         Workload("chain-1e3", "elementwise chain, n=1e3", chain_f, chain_grad, (uniform(1000, 2.0),), 0),
         Workload("chain-1e6", "elementwise chain, n=1e6", chain_f, chain_grad, (uniform(1_000_000, 2.0),), 0),
-        Workload("scalar-loop", "100-step loop, sin/cos on 2 floats", scalar_loop_f, scalar_loop_grad, (0.3, 0.7),
-                 (0, 1)),
-        Workload("loop-recurrence", "y[i] = a y[i-1] + x[i] written in place, n=1e3", recurrence_f, recurrence_grad,
-                 (rng_loops.normal(size=1000), 0.9), (0, 1), peers=False),
-        Workload("loop-rnn-store", "RNN storing H[t] in place, T=50, n=16", rnn_store_f, rnn_store_grad,
-                 (0.3 * rng_loops.normal(size=(16, 16)), rng_loops.normal(size=(50, 16))), (0, 1), peers=False),
+        Workload(
+            "scalar-loop", "100-step loop, sin/cos on 2 floats", scalar_loop_f, scalar_loop_grad, (0.3, 0.7), (0, 1)
+        ),
+        Workload(
+            "loop-recurrence",
+            "y[i] = a y[i-1] + x[i] written in place, n=1e3",
+            recurrence_f,
+            recurrence_grad,
+            (rng_loops.normal(size=1000), 0.9),
+            (0, 1),
+            peers=False,
+        ),
+        Workload(
+            "loop-rnn-store",
+            "RNN storing H[t] in place, T=50, n=16",
+            rnn_store_f,
+            rnn_store_grad,
+            (0.3 * rng_loops.normal(size=(16, 16)), rng_loops.normal(size=(50, 16))),
+            (0, 1),
+            peers=False,
+        ),
     ]

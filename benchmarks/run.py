@@ -137,7 +137,8 @@ def run_peers(keys: list[str], quick: bool, log) -> tuple[list[dict], list[str]]
         cmd = [sys.executable, __file__, "--peer-group", group, "--only", ",".join(keys)] + (["--quick"] * quick)
         child = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if child.returncode != 0:
-            missing.append(f"{group} (its run failed: {child.stderr.strip().splitlines()[-1:]})")
+            last = (child.stderr.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
+            missing.append(f"{group} (its run failed: {last})")
             continue
         results.append(json.loads(child.stdout))
     return results, missing

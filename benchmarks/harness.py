@@ -8,9 +8,10 @@ that times anything; ``pin_to_one_core`` then keeps the process (and the childre
 - Peers (autograd, JAX eager, ``jax.jit(jax.grad)``, PyTorch eager) run the very same function code with
   ``math``/``np`` rebound to their own module (``rebind``).
 - Timing: each callable is warmed up, then called in blocks of N calls (N chosen so that a block takes at least the
-  target time); the blocks of all callables of a workload are interleaved, the first one rotated each round. A time
-  is the median over rounds, a ratio the median over rounds of the two blocks' ratio within a round (paired, so
-  that a drift in the machine's load cancels).
+  target time); the blocks of all callables of a workload are interleaved, the first one rotated each round, and
+  the rounds of a full run are spread over three passes over all workloads. A time is the median over rounds, a
+  ratio the median over rounds of the two blocks' ratio within a round (paired, so that a drift in the machine's
+  load cancels).
 """
 
 from __future__ import annotations
@@ -257,12 +258,13 @@ def to_numpy(g):
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    rounds: int  # interleaved blocks per callable
+    rounds: int  # interleaved blocks per callable in one pass
     target: float  # seconds a block takes at least
+    passes: int = 1  # passes over all workloads (time_in_passes)
 
     @staticmethod
     def of(quick: bool) -> Settings:
-        return Settings(3, 0.002) if quick else Settings(21, 0.020)
+        return Settings(3, 0.002) if quick else Settings(7, 0.020, passes=3)
 
 
 def _block(fn, args, n: int) -> float:
@@ -298,6 +300,23 @@ def time_interleaved(candidates: dict, settings: Settings) -> dict[str, list[flo
         for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate who goes first
             fn, args = candidates[name]
             samples[name].append(_block(fn, args, counts[name]) / counts[name])
+    return samples
+
+
+def time_in_passes(jobs: dict, settings: Settings, log=None) -> dict[str, dict[str, list[float]]]:
+    """``time_interleaved`` for each ``key: candidates`` of ``jobs``, in ``settings.passes`` passes over all jobs.
+
+    The samples of the passes are joined. On a shared machine something lasting seconds (a neighbour's work on a
+    core that shares caches with this one, most likely) can slow one callable more than another, so that even a
+    paired ratio moves; spread over passes, such a spell touches some rounds of every job instead of all of one.
+    """
+    samples: dict = {key: {name: [] for name in candidates} for key, candidates in jobs.items()}
+    for p in range(settings.passes):
+        for key, candidates in jobs.items():
+            if log:
+                log(f"  timing {key} (pass {p + 1} of {settings.passes}) ...")
+            for name, s in time_interleaved(candidates, settings).items():
+                samples[key][name] += s
     return samples
 
 

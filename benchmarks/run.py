@@ -86,14 +86,11 @@ def check_all(ws, log) -> dict:
 
 
 def time_workloads(ws, grads, settings: Settings, log) -> dict:
+    jobs = {w.key: {"f": (w.f, w.args), "hand": (w.hand, w.args), "adcompile": (grads[w.key], w.args)} for w in ws}
     rows = {}
-    for w in ws:
-        log(f"  timing {w.key} ...")
-        s = harness.time_interleaved(
-            {"f": (w.f, w.args), "hand": (w.hand, w.args), "adcompile": (grads[w.key], w.args)}, settings
-        )
-        rows[w.key] = {name: median_time(v) for name, v in s.items()}
-        rows[w.key]["ratio"], rows[w.key]["spread"] = ratio_spread(s["adcompile"], s["hand"])
+    for key, s in harness.time_in_passes(jobs, settings, log).items():
+        rows[key] = {name: median_time(v) for name, v in s.items()}
+        rows[key]["ratio"], rows[key]["spread"] = ratio_spread(s["adcompile"], s["hand"])
     return rows
 
 
@@ -106,11 +103,12 @@ def run_peer_group(group: str, keys: list[str], settings: Settings) -> dict:
 
     peers, missing = harness.load_peers([group])
     out = {"versions": {p.name: p.version for p in peers}, "missing": missing, "ratios": {}, "notes": []}
+    jobs = {}
     for w in workloads():
         if w.key not in keys or not w.peers:
             continue
         want = w.hand(*w.args)
-        candidates = {"hand": (w.hand, w.args)}
+        candidates = jobs[w.key] = {"hand": (w.hand, w.args)}
         for p in peers:
             t0 = time.perf_counter()
             try:
@@ -122,8 +120,8 @@ def run_peer_group(group: str, keys: list[str], settings: Settings) -> dict:
             if p.name == "jax.jit" and w.key == "scalar-expr":
                 out["jit_first_call"] = time.perf_counter() - t0
             candidates[p.name] = (fn, args)
-        s = harness.time_interleaved(candidates, settings)
-        out["ratios"][w.key] = {name: paired_ratio(v, s["hand"]) for name, v in s.items() if name != "hand"}
+    for key, s in harness.time_in_passes(jobs, settings).items():
+        out["ratios"][key] = {name: paired_ratio(v, s["hand"]) for name, v in s.items() if name != "hand"}
     return out
 
 
@@ -155,8 +153,8 @@ def measure(keys: list[str], by_key: dict, settings: Settings, quick: bool, log)
         out["first-call"] = [overheads.first_call(n, reps, fresh) for n in FIRST_CALL_TARGETS]
     if "cached-call" in keys:
         log("  cached-call overhead ...")
-        doubled = Settings(2 * settings.rounds, settings.target)
-        out["cached-call"] = [overheads.cached_call_overhead(by_key[k], doubled) for k in OVERHEAD_WORKLOADS]
+        one_pass = Settings(settings.rounds * settings.passes, settings.target)
+        out["cached-call"] = [overheads.cached_call_overhead(by_key[k], one_pass) for k in OVERHEAD_WORKLOADS]
     if "import" in keys:
         log("  import time ...")
         out["import"] = overheads.import_time(3 if quick else 11)
@@ -316,8 +314,10 @@ def page(ws, rows, peer_results, missing, measured, about: list[str], opts) -> s
         + ("; not available: " + "; ".join(missing) if missing else "")
     )
     out.append(
-        f"- a time is the median per call over {settings.rounds} rounds of interleaved blocks of at least "
-        f"{settings.target * 1e3:g} ms each, after a warm-up; a ratio is the median over rounds of the ratio of two "
+        f"- a time is the median per call over {settings.rounds * settings.passes} rounds of interleaved blocks of at "
+        f"least {settings.target * 1e3:g} ms each, after a warm-up"
+        + (f", in {settings.passes} passes over all workloads" if settings.passes > 1 else "")
+        + "; a ratio is the median over rounds of the ratio of two "
         "blocks in the same round (adcompile's with its quartiles over rounds in parentheses); a peer's ratio is to "
         "the hand-written gradient timed in the peer's own process, where jax.jit's compilation is done before timing"
     )

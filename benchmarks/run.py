@@ -1,6 +1,6 @@
 """Issue #6's benchmark in one command: every workload, its peers and overheads, written to docs/benchmarks.md.
 
-    python benchmarks/run.py                        # full run (~5 minutes); writes docs/benchmarks.md
+    python benchmarks/run.py                        # full run (about 2 minutes); writes docs/benchmarks.md
     python benchmarks/run.py --quick                # smoke run: short blocks, rough numbers, page on stdout
     python benchmarks/run.py --only rosen,mlp       # the items whose key contains "rosen" or "mlp" (page on stdout)
     python benchmarks/run.py --list                 # the keys of the workloads and measures

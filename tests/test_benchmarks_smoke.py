@@ -5,6 +5,7 @@ whose gradients disagree with finite differences; these tests run exactly those 
 the peers that import, and run ``--quick`` end to end.
 """
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -66,8 +67,6 @@ def test_peers_that_import_give_the_hand_written_gradient(key):
 def test_the_first_call_functions_have_the_lines_asked_for_and_a_correct_gradient(lines, tmp_path):
     path = overheads.write_function(tmp_path, lines)
     f = overheads.load_function(path)
-    import inspect
-
     assert len(inspect.getsource(f).splitlines()) == lines
     args = overheads.first_call_args()
     w = harness.Workload("generated", "generated", f, lambda *a: None, args, (0, 1, 2))

@@ -16,16 +16,13 @@ the ratios are also drawn to docs/jacobian_modes.png.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
+import statistics
 import sys
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("bench_straightline", Path(__file__).with_name("bench_straightline.py"))
-bench = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = bench
-_spec.loader.exec_module(bench)  # sets the thread variables before NumPy is imported
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402  (before NumPy: it sets the thread variables)
 import numpy as np  # noqa: E402
 
 import adcompile  # noqa: E402
@@ -62,15 +59,15 @@ def check(m: int, n: int) -> None:
 
 def measure(sizes, quick: bool) -> dict:
     """(n, m) -> (seconds of jacfwd, seconds of jacrev), each a median of interleaved blocks."""
-    rounds, target = bench.settings(quick)
+    settings = harness.Settings.of(quick)
     out = {}
     for n in sizes:
         for m in sizes:
             check(m, n)
             f, _, x = make(m, n)
             forward, reverse = jacfwd(f), jacrev(f)
-            times = bench.time_interleaved({"fwd": (forward, (x,)), "rev": (reverse, (x,))}, rounds, target)
-            out[n, m] = times["fwd"], times["rev"]
+            times = harness.time_interleaved({"fwd": (forward, (x,)), "rev": (reverse, (x,))}, settings)
+            out[n, m] = statistics.median(times["fwd"]), statistics.median(times["rev"])
     return out
 
 
@@ -92,7 +89,7 @@ def detail(results: dict, sizes) -> str:
     for n in sizes:
         for m in sizes:
             fwd, rev = results[n, m]
-            rows.append(f"| {n} | {m} | {bench.fmt_time(fwd)} | {bench.fmt_time(rev)} | {fwd / rev:.2f} |")
+            rows.append(f"| {n} | {m} | {harness.fmt_time(fwd)} | {harness.fmt_time(rev)} | {fwd / rev:.2f} |")
     return "\n".join(rows)
 
 

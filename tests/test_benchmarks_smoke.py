@@ -1,84 +1,113 @@
-"""The straight-line benchmark's correctness checks, run quickly: they assert gradients, never timings.
+"""The benchmark's correctness checks, run quickly: they assert gradients, never timings.
 
-``benchmarks/bench_straightline.py`` refuses to time a workload whose adcompile gradient differs from the
-hand-written one or whose gradients disagree with finite differences; these tests run exactly those checks.
+``benchmarks/run.py`` refuses to time a workload whose adcompile gradient differs from the hand-written one or
+whose gradients disagree with finite differences; these tests run exactly those checks on every workload, check
+the peers that import, and run ``--quick`` end to end.
 """
 
-import importlib.util
+import inspect
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_straightline.py"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import harness  # noqa: E402
+import overheads  # noqa: E402
+from workloads import workloads  # noqa: E402
+
+from adcompile import grad  # noqa: E402
+
+WORKLOADS = {w.key: w for w in workloads()}
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_straightline", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
-WORKLOADS = {w.name: w for w in bench.workloads()}
-
-
-@pytest.mark.parametrize("name", list(WORKLOADS))
-def test_adcompile_and_hand_written_gradients_agree_with_each_other_and_finite_differences(name):
-    bench.check_workload(WORKLOADS[name])  # raises CheckFailed on any disagreement
+@pytest.mark.parametrize("key", list(WORKLOADS))
+def test_adcompile_and_hand_written_gradients_agree_with_each_other_and_finite_differences(key):
+    w = WORKLOADS[key]
+    harness.check_workload(w, grad(w.f, argnums=w.argnums))  # raises CheckFailed on any disagreement
 
 
 def test_the_check_catches_a_wrong_hand_written_gradient():
-    w = WORKLOADS["(b) elementwise chain, n=1e3"]
-    wrong = bench.Workload(w.name, w.f, lambda x: w.hand(x) * (1 + 1e-7), w.args, w.argnums)
-    with pytest.raises(bench.CheckFailed, match="adcompile vs hand-written"):
-        bench.check_workload(wrong)
+    w = WORKLOADS["chain-1e3"]
+    wrong = harness.Workload(w.key, w.name, w.f, lambda x: w.hand(x) * (1 + 1e-7), w.args, w.argnums)
+    with pytest.raises(harness.CheckFailed, match="adcompile vs hand-written"):
+        harness.check_workload(wrong, grad(w.f))
 
 
 def test_the_finite_difference_check_catches_a_wrong_derivative():
-    w = WORKLOADS["(a) scalar expr, 29 ops, 3 floats"]
+    w = WORKLOADS["scalar-expr"]
     g = list(w.hand(*w.args))
     g[1] += 1e-4
-    with pytest.raises(bench.CheckFailed, match="central differences"):
-        bench.assert_matches_fd(tuple(g), w, bench.finite_difference_checks(w), "perturbed")
+    with pytest.raises(harness.CheckFailed, match="central differences"):
+        harness.assert_matches_fd(tuple(g), w, harness.finite_difference_checks(w), "perturbed")
 
 
-def test_peers_that_import_give_the_hand_written_gradient():
-    peers, _ = bench.load_peers()
+def test_the_finite_difference_check_catches_a_wrong_entry_of_a_large_gradient():
+    w = WORKLOADS["logistic"]
+    with pytest.raises(harness.CheckFailed, match="central differences"):
+        harness.assert_matches_fd(w.hand(*w.args) * 1.001, w, harness.finite_difference_checks(w), "perturbed")
+
+
+@pytest.mark.parametrize("key", [k for k, w in WORKLOADS.items() if w.peers and "1e6" not in k])
+def test_peers_that_import_give_the_hand_written_gradient(key):
+    peers, _ = harness.load_peers()
     if not peers:
         pytest.skip("no peer (autograd, jax, torch) importable")
-    w = WORKLOADS["(c) rosenbrock pairs, n=1e3"]
+    w = WORKLOADS[key]
     for p in peers:
         fn, args, unpack = p.prepare(w)
-        bench.assert_same(unpack(fn(*args)), w.hand(*w.args), w.argnums, p.name)
+        harness.assert_same(unpack(fn(*args)), w.hand(*w.args), w.argnums, p.name)
 
 
-def test_quick_run_exits_cleanly_and_prints_the_table():
+@pytest.mark.parametrize("lines", [10, 100])
+def test_the_first_call_functions_have_the_lines_asked_for_and_a_correct_gradient(lines, tmp_path):
+    path = overheads.write_function(tmp_path, lines)
+    f = overheads.load_function(path)
+    assert len(inspect.getsource(f).splitlines()) == lines
+    args = overheads.first_call_args()
+    w = harness.Workload("generated", "generated", f, lambda *a: None, args, (0, 1, 2))
+    harness.assert_matches_fd(grad(f, argnums=(0, 1, 2))(*args), w, harness.finite_difference_checks(w), "generated")
+
+
+def test_the_peak_memory_measure_sees_numpy_buffers():
+    m = overheads.peak_memory(WORKLOADS["mlp"])
+    assert m["hand"] > 784 * 256 * 8  # the weight gradient alone
+    assert m["adcompile"] > 784 * 256 * 8
+
+
+def test_quick_run_exits_cleanly_and_reports_every_workload_and_target():
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--markdown"],
+        [sys.executable, str(BENCHMARKS / "run.py"), "--quick"],
         check=False,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert "CORRECTNESS CHECK FAILED" not in run.stderr
-    for name in WORKLOADS:
-        assert f"| {name} |" in run.stdout
+    for key in WORKLOADS:
+        assert f"| `{key}`: " in run.stdout
+    for measure in ["first call, 10-line", "first call, 100-line", "overhead", "import adcompile", "peak memory"]:
+        assert measure in run.stdout
 
 
-LOOPS = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_loops.py"
+def test_only_selects_workloads_and_a_wrong_gradient_stops_the_run_before_timing(monkeypatch, capsys):
+    import run as bench_run
 
-
-def test_loop_benchmark_gradients_equal_the_hand_written_ones():
-    spec = importlib.util.spec_from_file_location("bench_loops", LOOPS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name, f, hand, args in module.workloads():
-        module.check(name, f, hand, args)  # exits with status 1 on a mismatch
-        np = module.np
-        for g, want in zip(module.grad(f, argnums=(0, 1))(*args), hand(*args)):
-            np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-12)
+    assert bench_run.selected(list(WORKLOADS), "rosen,loop-") == [
+        "rosenbrock-10",
+        "rosenbrock-1e3",
+        "rosenbrock-1e6",
+        "loop-recurrence",
+        "loop-rnn-store",
+    ]
+    w = WORKLOADS["scalar-expr"]
+    broken = harness.Workload(w.key, w.name, w.f, lambda *a: tuple(np.array(w.hand(*a)) + 1.0), w.args, w.argnums)
+    monkeypatch.setattr(bench_run, "workloads", lambda: [broken])
+    monkeypatch.setattr(harness, "pin_to_one_core", lambda: None)  # leave the test process's affinity alone
+    assert bench_run.main(["--only", "scalar-expr", "--no-peers", "--output", "-"]) == 1
+    assert "CORRECTNESS CHECK FAILED" in capsys.readouterr().err

@@ -410,6 +410,11 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
     # what the reverse body reads of this iteration's values (not what it computes itself, nor inner loops' tapes'
     # contents, which their own pops bring back) must be kept by the forward loop
     reads = {op for s2 in walk(reverse_body) for op in _reads(s2) if isinstance(op, Var)} - defined(reverse_body)
+    # only what the statements that matter read: those the reverse loop's carried adjoints need (a rule may have
+    # built a statement that a fold made useless, reading a value that need not be taped)
+    needed = {path[v] for v in [c[0] for c in loop_carried] + outer if isinstance(path[v], Var)}
+    _dead_code_eliminated(reverse_body, needed)  # for what it adds to `needed`; the body is kept as it is
+    reads &= needed
     where = {c[0]: None for c in st.carried}  # and then every value the body defines, in order
     _placement(st.body, b.replace, None, where)
     groups: dict = {}  # None (the end of the iteration) or (If, side) -> values kept there

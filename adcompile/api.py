@@ -30,11 +30,6 @@ from . import rules_more as _rules_more  # noqa: F401  (NaN reductions, conversi
 from . import rules_multi as _rules_multi  # noqa: F401  (functions returning several arrays)
 from . import rules_shape as _rules_shape  # noqa: F401  (shape and layout)
 from . import simplify as _simplify  # noqa: F401  (and its simplifications)
-
-try:  # scipy.special's rules, when SciPy is installed
-    from . import rules_scipy as _rules_scipy  # noqa: F401
-except ImportError:
-    pass
 from .codegen import compile_function, generate
 from .errors import SourceUnavailableError, UnsupportedSyntaxError
 from .forward import forward

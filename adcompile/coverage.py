@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import avals as A
 from . import runtime
-from .primitives import _REGISTRY, BINOPS, COMPARES, UNARYOPS, Primitive, lookup
+from .primitives import _REGISTRY, BINOPS, COMPARES, UNARYOPS, Primitive, load_optional_rules, lookup
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "coverage.md"
 
@@ -104,6 +104,7 @@ def rows() -> list[Row]:
     from .rules_shape import PACKING, SPLITTING, split_part
 
     out = []
+    load_optional_rules()
     for prim in _REGISTRY.values():
         if prim.fn in SPLITTING:  # its parts are split_part, whose rules say it
             part = lookup(split_part)

@@ -165,7 +165,38 @@ def returns_new(prim: Primitive) -> bool:
 def lookup(obj) -> Primitive | None:
     """The primitive registered for ``obj`` (by identity), if any."""
     prim = _REGISTRY.get(id(obj))
+    if prim is None and _load_optional_rules(obj):
+        prim = _REGISTRY.get(id(obj))
     return prim if prim is not None and prim.fn is obj else None
+
+
+_OPTIONAL_RULES = {"scipy": "rules_scipy"}  # a library's top-level package -> the module of its rules
+
+
+def _load_optional_rules(obj) -> bool:
+    """Import the rules of an optional library the first time one of its objects is looked up (importing SciPy
+    up front would triple ``import adcompile``): a function that calls ``scipy.special.expit`` has imported SciPy
+    already. True if rules were loaded."""
+    return _load(str(getattr(obj, "__module__", None)).partition(".")[0])
+
+
+def load_optional_rules() -> None:
+    """Import the rules of every optional library that is installed (the coverage page lists them all)."""
+    for package in list(_OPTIONAL_RULES):
+        _load(package)
+
+
+def _load(package: str) -> bool:
+    module = _OPTIONAL_RULES.pop(package, None)
+    if module is None:
+        return False
+    import importlib
+
+    try:
+        importlib.import_module(f"{__package__}.{module}")
+    except ImportError:  # the library is not installed
+        return False
+    return True
 
 
 def primitive(fn: Callable, *, name: str | None = None, shape: Callable | None = None) -> Primitive:

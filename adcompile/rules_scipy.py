@@ -1,5 +1,6 @@
-"""Rules for ``scipy.special``, registered only when SciPy is installed (``adcompile.api`` imports this module if it
-can). The functions are primitives like NumPy's: a call anywhere in differentiated code gets these rules.
+"""Rules for ``scipy.special``, registered only when SciPy is installed: ``primitives.lookup`` imports this module
+the first time it is asked about an object of SciPy's (so ``import adcompile`` does not import SciPy). The functions
+are primitives like NumPy's: a call anywhere in differentiated code gets these rules.
 """
 
 from __future__ import annotations

@@ -647,8 +647,10 @@ SAMPLES = {
     np.linalg.trace: Given(call(X.M33), call(X.T234, offset=1), call(X.M34, offset=-1)),
 }
 
-try:  # scipy.special's rules exist when SciPy is installed
+try:  # scipy.special's rules exist when SciPy is installed (loaded when first needed: load them now)
     import scipy.special as sps
+
+    adcompile.primitives.load_optional_rules()
 except ImportError:
     sps = None
 if sps is not None:

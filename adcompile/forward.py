@@ -31,6 +31,7 @@ import numpy as np
 from . import avals as A
 from .builder import Builder, _key
 from .calls import Call, Pullback, item_primitive, pullback
+from .cse import merged
 from .errors import NonDifferentiableError, UnsupportedSyntaxError
 from .inplace import IN_PLACE, written_in_place
 from .ir import Assign, Break, Const, For, Function, Global, If, Pack, Pop, Push, Return, Var, flatten, walk
@@ -103,6 +104,7 @@ def forward(
     the tangent is the derivative with respect to them (summed, if there are several). ``outputs="tangent"``
     returns the tangent alone. ``in_place=False`` leaves every write a new value (for a transform to come).
     """
+    fn = merged(fn)
     avals = infer_avals(fn, param_avals)
     for var, loc, message, hint in fn.checks:
         if avals.get(var, A.UNKNOWN).array is not False:

@@ -17,6 +17,7 @@ import numpy as np
 from . import avals as A
 from .builder import Builder
 from .calls import Call, item_primitive, pullback, pullback_primitive
+from .cse import merged
 from .errors import NonDifferentiableError, OutputError, UnsupportedSyntaxError
 from .inplace import written_in_place
 from .ir import (
@@ -179,6 +180,8 @@ def reverse(
             fn.ret.loc,
             hint="return one scalar, or pass has_aux=True to return (output, aux); for several outputs use vjp",
         )
+    fn = merged(fn)
+    y, aux = fn.ret.value if has_aux else (fn.ret.value, None)
     avals = infer_avals(fn, param_avals)
     for var, loc, message, hint in fn.checks:
         if avals.get(var, A.UNKNOWN).array is not False:

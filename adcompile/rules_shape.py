@@ -658,7 +658,8 @@ PACKING = {
 }  # fmt: skip
 for _fn in PACKING:
     primitive(_fn, shape=A.packed(_fn))
-primitive(new_list, shape=A.listed)
+# a new list each time, which appends may grow in place: never merged with another (tapes, made by list(), too)
+primitive(new_list, shape=A.listed).fresh = primitive(list).fresh = True
 primitive(new_tuple, shape=A.tupled).differentiable = False  # (n, m): a shape, made of integers
 NEW_OBJECTS.update(id(_fn) for _fn in (*PACKING, new_tuple))
 primitive(part_of, shape=A.unknown)

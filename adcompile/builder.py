@@ -37,6 +37,9 @@ class Builder:
         self.reverse_of: dict = {}  # forward branch -> its reverse
         self.views: dict = {}  # variable -> the variables whose memory it may share (x[1:], x.T, ...)
         self.checks: list = []  # see Function.checks
+        # variable -> (its Assign, the body list it was appended to): statements are appended through call() or
+        # emit() and never removed, so producer() needs no scan
+        self.made: dict = {}
 
     def remember(self, statements):
         """Let later identical operations reuse these statements' results instead of recomputing them."""
@@ -46,10 +49,14 @@ class Builder:
 
     def producer(self, v):
         """The statement of the body being built that assigns ``v``, if there is one."""
-        for st in reversed(self.body):
-            if isinstance(st, Assign) and st.target is v:
-                return st
-        return None
+        made = self.made.get(v)
+        return made[0] if made is not None and made[1] is self.body else None
+
+    def emit(self, st) -> None:
+        """Append a statement built elsewhere to the body being built."""
+        self.body.append(st)
+        if isinstance(st, Assign):
+            self.made[st.target] = (st, self.body)
 
     def aval(self, op) -> A.Aval:
         if isinstance(op, Var):
@@ -95,7 +102,7 @@ class Builder:
         self.avals[target] = self.result_aval(
             prim, args, {k: (v.value if isinstance(v, Const) else None) for k, v in kw}
         )
-        self.body.append(Assign(target, prim, tuple(args), kw, self.loc, self.sweep))
+        self.emit(Assign(target, prim, tuple(args), kw, self.loc, self.sweep))
         if args and isinstance(args[0], Var) and not returns_new(prim):
             self.views[target] = {args[0]} | self.views.get(args[0], set())
         if self.simplify:

@@ -272,7 +272,7 @@ def _body(b: Builder, body: list, tan: dict, active: set, taped: dict):
         elif isinstance(st, For):
             _loop(b, st, tan, active, taped)
         elif isinstance(st, Break):
-            b.body.append(st)
+            b.emit(st)
         elif isinstance(st, Push):
             kept = [_tangent_or_zero(b, st.values[k], tan) for k in taped.get(len(st.values), ())]
             b.body.append(Push(st.tape, (*st.values, *kept), st.loc, st.sweep))
@@ -337,7 +337,7 @@ def _statement(b: Builder, st: Assign, tan: dict, active: set):
     if isinstance(st.prim, Call) and st.target in active:
         _call(b, st, tan)
         return
-    b.body.append(st)
+    b.emit(st)
     if not st.prim.fresh:
         b.memo.setdefault(_key(st.prim, st.args, st.kwargs), st.target)
     if st.target not in active:
@@ -431,11 +431,11 @@ def _call(b: Builder, st: Assign, tan: dict):
     r = Var(f"{st.prim.name}_r")
     b.avals[r] = A.UNKNOWN
     tangents = tuple(tan[st.args[i]] for i in positions)
-    b.body.append(Assign(r, pushforward_primitive(st.prim.fn, positions), (*st.args, *tangents), st.kwargs, st.loc))
-    b.body.append(Assign(st.target, item_primitive(0), (r,), (), st.loc, st.sweep))
+    b.emit(Assign(r, pushforward_primitive(st.prim.fn, positions), (*st.args, *tangents), st.kwargs, st.loc))
+    b.emit(Assign(st.target, item_primitive(0), (r,), (), st.loc, st.sweep))
     t = Var(tangent_hint(st.target))
     b.avals[t] = _tangent_aval(b.aval(st.target))
-    b.body.append(Assign(t, item_primitive(1), (r,), (), st.loc, st.sweep))
+    b.emit(Assign(t, item_primitive(1), (r,), (), st.loc, st.sweep))
     tan[st.target] = t
 
 

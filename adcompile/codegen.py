@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from .inplace import ADD_AT_IN_PLACE, APPEND_IN_PLACE, IN_PLACE, SET_IN_PLACE
+from .inplace import ACCUMULATE_IN_PLACE, ADD_AT_IN_PLACE, APPEND_IN_PLACE, IN_PLACE, SET_IN_PLACE
 from .ir import Assign, Break, For, Function, Global, If, Index, Pack, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
 from .runtime import new_list, new_tuple
@@ -287,6 +287,8 @@ def _in_place(st: Assign, operand) -> str:
     if st.prim is APPEND_IN_PLACE:
         xs, value = st.args
         return ast.unparse(ast.Call(ast.Attribute(operand(xs), "append"), [operand(value)], []))
+    if st.prim is ACCUMULATE_IN_PLACE:
+        return ast.unparse(ast.AugAssign(operand(st.args[0]), ast.Add(), operand(st.args[1])))
     array, index, value = st.args
     if st.prim is ADD_AT_IN_PLACE:
         return ast.unparse(ast.Call(ast.Attribute(ast.Attribute(ast.Name("np"), "add"), "at"),

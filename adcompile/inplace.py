@@ -20,6 +20,8 @@ decides between two ways of computing the same values; it never changes what is 
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import avals as A
@@ -34,7 +36,8 @@ SET_IN_PLACE = Primitive(setitem, "setitem (in place)")  # y[index] = v
 ADD_IN_PLACE = Primitive(index_add, "index_add (in place)")  # y[index] += v
 ADD_AT_IN_PLACE = Primitive(index_add, "index_add.at (in place)")  # np.add.at(y, index, v)
 APPEND_IN_PLACE = Primitive(list_append, "list_append (in place)")  # xs.append(v)
-IN_PLACE = (SET_IN_PLACE, ADD_IN_PLACE, ADD_AT_IN_PLACE, APPEND_IN_PLACE)
+ACCUMULATE_IN_PLACE = Primitive(operator.add, "add (in place)")  # y += v
+IN_PLACE = (SET_IN_PLACE, ADD_IN_PLACE, ADD_AT_IN_PLACE, APPEND_IN_PLACE, ACCUMULATE_IN_PLACE)
 
 _WRITES = (setitem, index_add, list_append)
 
@@ -56,12 +59,32 @@ def written_in_place(fn: Function, avals: dict) -> Function:
                 out.append(For(st.index, st.bounds, rewrite(st.body), st.carried, st.loc, st.sweep, st.reverse))
             elif isinstance(st, Assign) and st.prim.fn in _WRITES and avals.get(st.args[0], A.UNKNOWN).array:
                 out.extend(_in_place(st, avals, producers, pushed, live_out[id(st)], edges))
+            elif _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], edges):
+                out.append(Assign(st.target, ACCUMULATE_IN_PLACE, st.args, st.kwargs, st.loc, st.sweep))
             else:
                 out.append(st)
         return out
 
     body = rewrite(fn.body)
     return Function(fn.name, fn.params, body, fn.ret, fn.filename, fn.firstlineno, fn.kwonly, fn.release)
+
+
+def _accumulates(st, avals) -> bool:
+    """``y2 = y + v`` where ``y`` is an array of the result's own shape (``v`` broadcasts into it): it can be
+    ``y += v`` (an adjoint summed over a loop's iterations, say), with the same values."""
+    if not (isinstance(st, Assign) and st.prim.fn is operator.add and isinstance(st.args[0], Var)):
+        return False
+    have, want = avals.get(st.args[0], A.UNKNOWN), avals.get(st.target, A.UNKNOWN)
+    return have.array is True and isinstance(have.shape, tuple) and have.shape == want.shape and have.kind == "f"
+
+
+def _unobserved(st: Assign, producers, pushed, live_after, edges) -> bool:
+    """Whether writing ``st``'s result into its first operand cannot be observed: the array is one the function
+    made, and nothing that may share its memory and holds the old contents is read afterwards or was taped."""
+    old = st.args[0]
+    before = _component(old, edges) - _reach(st.target, edges) - {st.target}
+    fresh = all(_fresh(r, producers) for r in _roots(old, producers))
+    return fresh and not (before & live_after) and not (before & pushed)
 
 
 def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
@@ -72,15 +95,7 @@ def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
         prim = SET_IN_PLACE
     else:
         prim = ADD_IN_PLACE if basic_index(Builder(avals), st.args[1]) else ADD_AT_IN_PLACE
-    group = _component(old, edges)
-    after = _reach(st.target, edges)
-    before = group - after - {st.target}
-    safe = (
-        all(_fresh(r, producers) for r in _roots(old, producers))
-        and not (before & live_after)
-        and not (before & pushed)
-    )
-    if safe:
+    if _unobserved(st, producers, pushed, live_after, edges):
         return [Assign(st.target, prim, st.args, st.kwargs, st.loc, st.sweep)]
     copy = Var(st.target.hint or old.hint)
     avals[copy] = avals.get(old, A.UNKNOWN)

@@ -1,5 +1,5 @@
-"""Repeated operations are computed once (cse.py), and merging them never changes a result: writes, lists and
-tapes keep their own objects."""
+"""Repeated operations are computed once (cse.py) and sums accumulate in place where safe (inplace.py);
+neither ever changes a result: writes, lists and tapes keep their own objects."""
 
 import numpy as np
 import pytest
@@ -64,3 +64,37 @@ def signed_zeros(x):
 
 def test_literals_that_compare_equal_but_differ_are_not_merged():
     assert "x * -0.0" in derivative_source(signed_zeros, with_value=True, args=(1.0,))
+
+
+# ── sums accumulated in place (inplace.py) ─────────────────────────────────────────────────────────────
+
+
+def old_value_still_needed(x):
+    y = x * 2.0
+    z = y + 1.0  # y is read again below: z must be a new array
+    return np.sum(y * z)
+
+
+def rnn_loss(W, xs):
+    h = np.zeros(3)
+    loss = 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+        loss = loss + np.sum(h * h)
+    return loss
+
+
+def test_a_sum_is_not_done_in_place_while_its_first_operand_is_needed():
+    x = np.array([0.5, -1.0, 2.0])
+    assert "z = y + 1.0" in derivative_source(old_value_still_needed, args=(x,))
+    np.testing.assert_allclose(grad(old_value_still_needed)(x), 8 * x + 2.0, rtol=1e-14)
+
+
+def test_an_adjoint_summed_over_a_loop_accumulates_in_one_buffer():
+    W, xs = np.array([[0.1, -0.2, 0.3], [0.0, 0.5, -0.1], [0.2, 0.1, 0.0]]), np.ones((4, 3)) * 0.3
+    source = derivative_source(rnn_loss, args=(W, xs))
+    assert "bW += " in source
+    np.testing.assert_allclose(grad(rnn_loss)(W, xs), numeric_grad(rnn_loss, (W, xs)), rtol=1e-7, atol=1e-10)
+    g32 = grad(rnn_loss)(W.astype(np.float32), xs.astype(np.float32))
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, numeric_grad(rnn_loss, (W, xs)), rtol=1e-4, atol=1e-6)

@@ -101,19 +101,13 @@ def _compiled(fun) -> _Compiled | _Derived:
     d = getattr(fun, "_adcompile", None)
     if isinstance(d, _Derivative):
         if d.mode != "reverse" or d.split is not None:
-            raise UnsupportedSyntaxError(
-                f"{fun.__name__} was made by adcompile's jacfwd; it cannot be differentiated again",
-                hint="differentiate grad(f) instead: hessian(f) is jacfwd(grad(f))",
-            )
+            raise _made_by(fun, "jacfwd")
         c = _COMPILED.get(fun)
         if c is None:
             c = _COMPILED[fun] = _Derived(d)
         return c
     if getattr(fun, "_adcompile_made", None):
-        raise UnsupportedSyntaxError(
-            f"{fun.__name__} was made by adcompile's {fun._adcompile_made}; it cannot be differentiated again",
-            hint="differentiate grad(f) instead: hessian(f) is jacfwd(grad(f))",
-        )
+        raise _made_by(fun, fun._adcompile_made)
     if not isinstance(fun, types.FunctionType):
         raise SourceUnavailableError(
             f"{fun!r} is not a Python function; adcompile differentiates functions written in Python",
@@ -123,6 +117,13 @@ def _compiled(fun) -> _Compiled | _Derived:
     if c is None:
         c = _COMPILED[fun] = _Compiled(fun)
     return c
+
+
+def _made_by(fun, transform: str) -> UnsupportedSyntaxError:
+    return UnsupportedSyntaxError(
+        f"{fun.__name__} was made by adcompile's {transform}; it cannot be differentiated again",
+        hint="differentiate grad(f) instead: hessian(f) is jacfwd(grad(f))",
+    )
 
 
 def _check_argnums(fun, argnums, nparams: int):

@@ -152,11 +152,11 @@ def generate(fn: Function) -> tuple[str, dict]:
         if len(pairs) == 1:
             assign(*pairs[0])
         elif pairs:
-            put(f"{', '.join(names[t] for t, _ in pairs)} = {', '.join(ast.unparse(operand(v)) for _, v in pairs)}")
+            put(f"{', '.join(names[t] for t, _ in pairs)} = {', '.join(_text(operand(v)) for _, v in pairs)}")
 
     def assign(target: Var, value) -> None:
         if not (isinstance(value, Var) and names[value] == names[target]):
-            put(f"{names[target]} = {ast.unparse(operand(value))}")
+            put(f"{names[target]} = {_text(operand(value))}")
         holder[names[target]] = target
 
     for i, (kind, st) in enumerate(events):
@@ -169,13 +169,13 @@ def generate(fn: Function) -> tuple[str, dict]:
             holder[names[st.target]] = st.target
         elif kind == "assign":
             rhs = _expression(st, operand, callee)
-            put(ast.unparse(ast.Assign([ast.Name(names[st.target])], rhs, lineno=0)))
+            put(f"{names[st.target]} = {_text(rhs)}")
             holder[names[st.target]] = st.target
             free = sorted(names[v] for v in dying.get(i, ()) if holder.get(names[v]) is v)
             if free:  # a large array is freed at its last use, so NumPy can reuse its memory
                 put(f"del {', '.join(free)}")
         elif kind == "if":
-            put(f"if {ast.unparse(operand(st.test))}:")
+            put(f"if {_text(operand(st.test))}:")
             depth += 1
             opened.append(len(lines))
         elif kind in ("then_end", "else_end"):
@@ -210,10 +210,10 @@ def generate(fn: Function) -> tuple[str, dict]:
             depth -= 1
             group = None
         elif kind == "break":
-            put(f"if not {ast.unparse(operand(st.test))}:")
+            put(f"if not {_text(operand(st.test))}:")
             put("    break")
         elif kind == "push":
-            values = ", ".join(ast.unparse(operand(v)) for v in st.values)
+            values = ", ".join(_text(operand(v)) for v in st.values)
             put(f"{names[st.tape]}.append({values if len(st.values) == 1 else '(' + values + ')'})")
         elif kind == "pop":
             put(f"{', '.join(names[v] for v in st.targets)} = {names[st.tape]}.pop()")
@@ -279,6 +279,44 @@ def _index_value(index, operand) -> ast.expr:
         else:
             items.append(operand(item))
     return items[0] if len(items) == 1 else ast.Tuple(items)
+
+
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%"}
+_SYMBOLS[ast.MatMult] = "@"
+
+
+def _text(node: ast.expr) -> str:
+    """``ast.unparse(node)``, written directly for the common shapes (an operator or a call on names and
+    non-negative numbers), which ``ast.unparse`` makes slowly: most of code generation's time went to it."""
+    return _simple(node) or ast.unparse(node)
+
+
+def _simple(node) -> str | None:
+    """The text of a name, a non-negative number, or an operator or call on those; None for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant):
+        v = node.value
+        ok = type(v) in (int, float) and v >= 0 and v != float("inf")
+        return repr(v) if ok else None
+    if isinstance(node, ast.Attribute):
+        base = _simple(node.value) if isinstance(node.value, (ast.Name, ast.Attribute)) else None
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.BinOp) and type(node.op) in _SYMBOLS:
+        left, right = _simple_operand(node.left), _simple_operand(node.right)
+        return f"{left} {_SYMBOLS[type(node.op)]} {right}" if left and right else None
+    if isinstance(node, ast.Call):
+        parts = [_simple_operand(a) for a in node.args]
+        for k in node.keywords:
+            value = _simple_operand(k.value)
+            parts.append(f"{k.arg}={value}" if k.arg and value else None)
+        func = _simple(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else None
+        return f"{func}({', '.join(parts)})" if func and all(parts) else None
+    return None
+
+
+def _simple_operand(node) -> str | None:
+    return _simple(node) if isinstance(node, (ast.Name, ast.Constant)) else None
 
 
 def _in_place(st: Assign, operand) -> str:

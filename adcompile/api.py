@@ -317,24 +317,22 @@ def _dispatcher(d: _Derivative):
     take a suffix (``_type_``) if a parameter has the same name.
 
     >>> from adcompile import grad
-    >>> def f(x, scale=2.0, *, shift=1.0):
-    ...     return scale * x * x + shift * x
+    >>> def f(x, *, shift=1.0):
+    ...     return x * x + shift * x
     >>> print(grad(f)._adcompile.dispatch_source, end="")
-    def f(x, scale=_default0, *, shift=_default1):
-        key = (_type(x), _type(scale))
-        if _ndarray in key:
-            key = tuple([(a.shape, a.dtype) if _type(a) is _ndarray else _type(a) for a in (x, scale)])
+    def f(x, *, shift=_default0):
+        key = ((x.shape, x.dtype) if _type(x) is _ndarray else _type(x),)
         f = _get(key)
         if f is None or not _compiled.fresh():
-            f = _slow((x, scale), key)
-        return f(x, scale, shift=shift)
+            f = _slow((x,), key)
+        return f(x, shift=shift)
     """
     params = list(d.signature.parameters.values())
     names = {p.name for p in params}
     suffix = ""
-    while names & {n + suffix for n in ("key", "f", "a", "_type", "_ndarray", "_get", "_compiled", "_slow")}:
+    while names & {n + suffix for n in ("key", "f", "_type", "_ndarray", "_get", "_compiled", "_slow")}:
         suffix += "_"
-    key, f, a, t, nd = "key" + suffix, "f" + suffix, "a" + suffix, "_type" + suffix, "_ndarray" + suffix
+    key, f, t, nd = "key" + suffix, "f" + suffix, "_type" + suffix, "_ndarray" + suffix
     namespace = {t: type, nd: np.ndarray, "_get" + suffix: d.cache.get, "_compiled" + suffix: d.compiled}
     namespace["_slow" + suffix] = d.adjoint
     parts, defaults = [], 0
@@ -355,9 +353,8 @@ def _dispatcher(d: _Derivative):
     name = d.name if d.name.isidentifier() else "derivative"
     source = (
         f"def {name}({', '.join(parts)}):\n"
-        f"    {key} = ({', '.join(f'{t}({p})' for p in positional)}{',' if len(positional) == 1 else ''})\n"
-        f"    if {nd} in {key}:\n"
-        f"        {key} = tuple([({a}.shape, {a}.dtype) if {t}({a}) is {nd} else {t}({a}) for {a} in ({values})])\n"
+        f"    {key} = ({', '.join(f'({p}.shape, {p}.dtype) if {t}({p}) is {nd} else {t}({p})' for p in positional)}"
+        f"{',' if len(positional) == 1 else ''})\n"
         f"    {f} = _get{suffix}({key})\n"
         f"    if {f} is None or not _compiled{suffix}.fresh():\n"
         f"        {f} = _slow{suffix}(({values}), {key})\n"

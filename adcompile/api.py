@@ -317,10 +317,10 @@ def _dispatcher(d: _Derivative):
     take a suffix (``_type_``) if a parameter has the same name.
 
     >>> from adcompile import grad
-    >>> def f(x, *, shift=1.0):
+    >>> def loss(x, *, shift=1.0):
     ...     return x * x + shift * x
-    >>> print(grad(f)._adcompile.dispatch_source, end="")
-    def f(x, *, shift=_default0):
+    >>> print(grad(loss)._adcompile.dispatch_source, end="")
+    def loss(x, *, shift=_default0):
         key = ((x.shape, x.dtype) if _type(x) is _ndarray else _type(x),)
         f = _get(key)
         if f is None or not _compiled.fresh():
@@ -328,9 +328,12 @@ def _dispatcher(d: _Derivative):
         return f(x, shift=shift)
     """
     params = list(d.signature.parameters.values())
-    names = {p.name for p in params}
+    name = d.name if d.name.isidentifier() else "derivative"
+    taken = {p.name for p in params} | {name}  # the function's own name is a global of its namespace too
     suffix = ""
-    while names & {n + suffix for n in ("key", "f", "_type", "_ndarray", "_get", "_compiled", "_slow")}:
+    internal = ["key", "f", "_type", "_ndarray", "_get", "_compiled", "_slow"]
+    internal += [f"_default{k}" for k in range(len(params))]
+    while taken & {n + suffix for n in internal}:
         suffix += "_"
     key, f, t, nd = "key" + suffix, "f" + suffix, "_type" + suffix, "_ndarray" + suffix
     namespace = {t: type, nd: np.ndarray, "_get" + suffix: d.cache.get, "_compiled" + suffix: d.compiled}
@@ -350,7 +353,6 @@ def _dispatcher(d: _Derivative):
     positional = [p.name for p in params[: d.nparams]]
     values = ", ".join(positional) + ("," if len(positional) == 1 else "")
     call = ", ".join([*positional, *(f"{p.name}={p.name}" for p in params[d.nparams :])])
-    name = d.name if d.name.isidentifier() else "derivative"
     source = (
         f"def {name}({', '.join(parts)}):\n"
         f"    {key} = ({', '.join(f'({p}.shape, {p}.dtype) if {t}({p}) is {nd} else {t}({p})' for p in positional)}"

@@ -405,3 +405,18 @@ def test_large_temporaries_are_released_after_their_last_use():
     t = np.tanh(0.5 * e)
     expected = (0.5 * (1 - t * t) * e + t) * e * np.cos(x)
     np.testing.assert_allclose(grad(chain)(x), expected, rtol=1e-12)
+
+
+def _type(x):
+    return x * x
+
+
+def _get(key, f=2.0, _default0=3.0):
+    return key * f * _default0
+
+
+def test_the_dispatch_function_works_whatever_the_names_of_the_function_and_its_parameters():
+    # the function grad returns is generated; its own helper names must give way to the user's
+    assert grad(_type)(3.0) == 6.0
+    assert grad(_get, argnums=(0, 1, 2))(1.0, 2.0, 3.0) == (6.0, 3.0, 2.0)
+    assert grad(_get, argnums=1)(1.0, f=4.0) == 3.0

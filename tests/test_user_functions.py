@@ -3,7 +3,7 @@
 import numpy as np
 from fd import numeric_grad
 
-from adcompile import grad
+from adcompile import grad, hessian
 
 RNG = np.random.default_rng(2)
 
@@ -49,3 +49,18 @@ def test_softmax_regression_with_an_in_place_shift_and_fancy_indexing():
     args = (RNG.normal(size=(3, 4)), RNG.normal(size=(5, 3)), np.array([0, 3, 1, 2, 0]))
     got = grad(softmax_regression)(*args)
     np.testing.assert_allclose(got, numeric_grad(softmax_regression, args), rtol=1e-6, atol=1e-9)
+
+
+def test_huber_loop_recursive_splitting_and_a_mixture_likelihood_match_finite_differences():
+    import user_models as m
+
+    rng = np.random.default_rng(1)
+    X, y, p = rng.normal(size=(8, 3)), rng.normal(size=8), rng.normal(size=4)
+    np.testing.assert_allclose(grad(m.huber_loss)(p, X, y), numeric_grad(m.huber_loss, (p, X, y)), rtol=1e-6, atol=1e-9)
+    x = rng.normal(size=8)
+    np.testing.assert_allclose(grad(m.tree_depth_cost)(x, 2), numeric_grad(m.tree_depth_cost, (x, 2)), rtol=1e-6)
+    mu, data = np.array([-1.0, 0.5, 2.0]), rng.normal(size=20)
+    nll = m.gaussian_mixture_nll
+    np.testing.assert_allclose(grad(nll)(mu, data), numeric_grad(nll, (mu, data)), rtol=1e-6)
+    rows = [numeric_grad(lambda v, k=k: grad(nll)(v, data)[k], (mu,)) for k in range(3)]
+    np.testing.assert_allclose(hessian(nll)(mu, data), np.stack(rows), rtol=1e-5, atol=1e-8)

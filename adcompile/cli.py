@@ -126,27 +126,29 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     fn = load(args.function)
-    if args.command in ("explain", "graph"):
-        return _explain_or_graph(args, fn)
     try:
         if not callable(fn):
             raise TypeError(f"{args.function} is not a function")
-        if args.ir:
-            print(ir_text(fn, ascii_only=args.ascii))
-        else:
-            at = tuple(_value(v) for v in args.at) if args.at else None
-            print(
-                derivative_source(
-                    fn, _argnums(fn, args.wrt), with_value=args.value, args=at, black=not args.raw, mode=args.mode
-                ),
-                end="",
-            )
+        return _explain_or_graph(args, fn) if args.command in ("explain", "graph") else _show(args, fn)
     except AdCompileError as e:
         print(f"adcompile: {e}", file=sys.stderr)
         return 1
     except (TypeError, ValueError) as e:
         print(f"adcompile: {e}", file=sys.stderr)
         return 2
+
+
+def _show(args, fn) -> int:
+    if args.ir:
+        print(ir_text(fn, ascii_only=args.ascii))
+    else:
+        at = tuple(_value(v) for v in args.at) if args.at else None
+        print(
+            derivative_source(
+                fn, _argnums(fn, args.wrt), with_value=args.value, args=at, black=not args.raw, mode=args.mode
+            ),
+            end="",
+        )
     return 0
 
 
@@ -154,42 +156,33 @@ def _explain_or_graph(args, fn) -> int:
     from .explain import explain
     from .graph import render, to_dot
 
-    try:
-        if not callable(fn):
-            raise TypeError(f"{args.function} is not a function")
-        if not args.at:
-            params = ", ".join(inspect.signature(fn).parameters)
-            raise TypeError(
-                f"{args.command} needs the point to work at: --at V1 V2 ..., one number per parameter of "
-                f"{fn.__name__}({params})"
-            )
-        at = [_value(v) for v in args.at]
-        for i, p in enumerate(list(inspect.signature(fn).parameters.values())[: len(at)]):
-            # a whole number for a parameter whose default is an int (a count, n=3) stays an int
-            if type(p.default) is int and isinstance(at[i], float) and at[i].is_integer():
-                at[i] = int(at[i])
-        at = tuple(at)
-        if args.command == "explain":
-            print(explain(fn, at, args.format, args.ascii), end="")
-            return 0
-        output = 0 if args.output is None else args.output - 1
-        if args.output is None:
-            from .explain import trace
+    if not args.at:
+        params = ", ".join(inspect.signature(fn).parameters)
+        raise TypeError(
+            f"{args.command} needs the point to work at: --at V1 V2 ..., one number per parameter of "
+            f"{fn.__name__}({params})"
+        )
+    at = [_value(v) for v in args.at]
+    for i, p in enumerate(list(inspect.signature(fn).parameters.values())[: len(at)]):
+        # a whole number for a parameter whose default is an int (a count, n=3) stays an int
+        if type(p.default) is int and isinstance(at[i], float) and at[i].is_integer():
+            at[i] = int(at[i])
+    at = tuple(at)
+    if args.command == "explain":
+        print(explain(fn, at, args.format, args.ascii), end="")
+        return 0
+    output = 0 if args.output is None else args.output - 1
+    if args.output is None:
+        from .explain import trace
 
-            m = len(trace(fn, at).outputs)
-            if m > 1:
-                raise ValueError(f"{fn.__name__}() has {m} outputs; choose one with --output K, K from 1 to {m}")
-        dot = to_dot(fn, at, output, rules=args.rules, ascii_only=args.ascii)
-        if args.out is None:
-            print(dot, end="")
-        else:
-            print(f"adcompile: {render(dot, args.out)[1]}")
-    except AdCompileError as e:
-        print(f"adcompile: {e}", file=sys.stderr)
-        return 1
-    except (TypeError, ValueError) as e:
-        print(f"adcompile: {e}", file=sys.stderr)
-        return 2
+        m = len(trace(fn, at).outputs)
+        if m > 1:
+            raise ValueError(f"{fn.__name__}() has {m} outputs; choose one with --output K, K from 1 to {m}")
+    dot = to_dot(fn, at, output, rules=args.rules, ascii_only=args.ascii)
+    if args.out is None:
+        print(dot, end="")
+    else:
+        print(f"adcompile: {render(dot, args.out)[1]}")
     return 0
 
 

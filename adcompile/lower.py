@@ -11,6 +11,7 @@ the operands of the statement being differentiated (see :func:`lower_rule`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import inspect
 import operator
@@ -1144,33 +1145,34 @@ class Lowerer:
         gen = what.generators[0]
         self.hidden += 1
         acc = f"<sum {self.hidden}>"
-        own = {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
-        saved = {n: self.scope[n] for n in own if n in self.scope}
-        saved_unbound = {n: self.unbound[n] for n in own if n in self.unbound}
         self.scope[acc] = start
         add = ast.Assign([ast.Name(acc, ast.Store())], ast.BinOp(ast.Name(acc, ast.Load()), ast.Add(), what.elt))
         body: list = [add]
         for test in reversed(gen.ifs):
             body = [ast.If(test, body, [])]
-        self._for(_synthetic(what, ast.For(gen.target, gen.iter, body, [])))
-        value = _unstale(self.scope.pop(acc))
-        for n in own:  # the comprehension's variables do not outlive it
+        with self.own_names([gen]):
+            self._for(_synthetic(what, ast.For(gen.target, gen.iter, body, [])))
+        return _unstale(self.scope.pop(acc))
+
+    @contextlib.contextmanager
+    def own_names(self, generators):
+        """A comprehension's variables are its own, as in Python 3: a name of the same outside is not carried by
+        its loops and keeps its value after them, and the variables do not outlive the comprehension."""
+        own = {n.id for g in generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        saved = {n: self.scope.pop(n) for n in own if n in self.scope}
+        saved_unbound = {n: self.unbound[n] for n in own if n in self.unbound}
+        yield
+        for n in own:
             self.scope.pop(n, None)
             self.unbound.pop(n, None)
         self.scope.update(saved)
         self.unbound.update(saved_unbound)
-        return value
 
     def _listcomp(self, node: ast.ListComp, hint):
         """``[e for v in it if c]`` (several ``for`` clauses nest): a new list, and a loop appending ``e``, over
         anything a for loop runs over. The comprehension's variables are its own, as in Python 3."""
         self.hidden += 1
         key = f"<list {self.hidden} {hint}>" if hint else f"<list {self.hidden}>"
-        own = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
-        saved = {n: self.scope[n] for n in own if n in self.scope}
-        saved_unbound = {n: self.unbound[n] for n in own if n in self.unbound}
-        for n in own:  # not the names outside, which the loops would otherwise carry
-            self.scope.pop(n, None)
         self.scope[key] = self.at(node).call(new_list, Pack((), "list"), hint=hint)
         self.b.views[self.scope[key]] = set()
         append = ast.Call(ast.Attribute(ast.Name(key, ast.Load()), "append", ast.Load()), [node.elt], [])
@@ -1181,14 +1183,9 @@ class Lowerer:
             for test in reversed(gen.ifs):
                 body = [ast.If(test, body, [])]
             body = [ast.For(gen.target, gen.iter, body, [])]
-        self._for(_synthetic(node, body[0]))
-        value = _unstale(self.scope.pop(key))
-        for n in own:  # the comprehension's variables do not outlive it
-            self.scope.pop(n, None)
-            self.unbound.pop(n, None)
-        self.scope.update(saved)
-        self.unbound.update(saved_unbound)
-        return value
+        with self.own_names(node.generators):
+            self._for(_synthetic(node, body[0]))
+        return _unstale(self.scope.pop(key))
 
     def pack(self, node) -> Pack:
         """A list or tuple literal of values, passed whole (nested lists become nested packs)."""

@@ -37,6 +37,7 @@ class Builder:
         self.reverse_of: dict = {}  # forward branch -> its reverse
         self.views: dict = {}  # variable -> the variables whose memory it may share (x[1:], x.T, ...)
         self.checks: list = []  # see Function.checks
+        self.updated: set = set()  # see Function.updated
         # variable -> (its Assign, the body list it was appended to): statements are appended through call() or
         # emit() and never removed, so producer() needs no scan
         self.made: dict = {}

@@ -22,7 +22,7 @@ from .ir import Assign, Const, For, Function, If, Pop, Push, map_operand
 def merged(fn: Function) -> Function:
     """``fn`` with each repeated operation replaced by the first one computing it."""
     same: dict = {}  # a variable whose operation repeats another's -> that other variable
-    body = _merge(fn.body, {}, same)
+    body = _merge(fn.body, {}, same, fn.updated)
     if not same:
         return fn
     ret = dataclasses.replace(fn.ret, value=_value(fn.ret.value, same))
@@ -30,22 +30,22 @@ def merged(fn: Function) -> Function:
     return dataclasses.replace(fn, body=body, ret=ret, checks=checks)
 
 
-def _merge(body: list, seen: dict, same: dict) -> list:
+def _merge(body: list, seen: dict, same: dict, updated) -> list:
     out = []
     for st in body:
         if isinstance(st, If):
-            then, orelse = _merge(st.then, dict(seen), same), _merge(st.orelse, dict(seen), same)
+            then, orelse = _merge(st.then, dict(seen), same, updated), _merge(st.orelse, dict(seen), same, updated)
             joins = [(v, _op(a, same), _op(b, same)) for v, a, b in st.joins]
             out.append(dataclasses.replace(st, test=_op(st.test, same), then=then, orelse=orelse, joins=joins))
         elif isinstance(st, For):
             carried = [(v, _op(a, same), _op(b, same)) for v, a, b in st.carried]
             bounds = None if st.bounds is None else tuple(_op(b, same) for b in st.bounds)
-            out.append(dataclasses.replace(st, bounds=bounds, body=_merge(st.body, dict(seen), same), carried=carried))
+            out.append(dataclasses.replace(st, bounds=bounds, body=_merge(st.body, dict(seen), same, updated), carried=carried))
         elif isinstance(st, Assign):
             args = tuple(_op(a, same) for a in st.args)
             kwargs = tuple((k, _op(v, same)) for k, v in st.kwargs)
             st = dataclasses.replace(st, args=args, kwargs=kwargs)
-            if _mergeable(st):
+            if _mergeable(st) and st.target not in updated:  # h += v is a write in place, into h's own object
                 key = (_key(st.prim, args, kwargs), _literals(args, kwargs))
                 if key in seen:
                     same[st.target] = seen[key]

@@ -33,7 +33,7 @@ from .builder import Builder, _key
 from .calls import Call, Pullback, item_primitive, pullback
 from .cse import merged
 from .errors import NonDifferentiableError, UnsupportedSyntaxError
-from .inplace import IN_PLACE, written_in_place
+from .inplace import IN_PLACE, check_writes, written_in_place
 from .ir import Assign, Break, Const, For, Function, Global, If, Pack, Pop, Push, Return, Var, flatten, walk
 from .lower import lower_rule
 from .primitives import Primitive, lookup
@@ -106,9 +106,7 @@ def forward(
     """
     fn = merged(fn)
     avals = infer_avals(fn, param_avals)
-    for var, loc, message, hint in fn.checks:
-        if avals.get(var, A.UNKNOWN).array is not False:
-            raise UnsupportedSyntaxError(message, loc, hint=hint)
+    check_writes(fn, avals)
     positions = argnums if isinstance(argnums, tuple) else (argnums,)
     wrt = [fn.params[i] for i in positions]
     active, taped = activity(fn, wrt)

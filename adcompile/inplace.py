@@ -26,9 +26,10 @@ import numpy as np
 
 from . import avals as A
 from .builder import Builder
+from .errors import UnsupportedSyntaxError
 from .ir import Assign, Break, For, Function, If, Pop, Push, Var, walk
 from .primitives import Primitive, primitive, returns_new
-from .runtime import index_add, list_append, setitem
+from .runtime import index_add, list_append, new_list, setitem
 from .simplify import basic_index
 
 # The in-place forms, which only the code generator knows how to print.
@@ -49,6 +50,7 @@ def written_in_place(fn: Function, avals: dict) -> Function:
     live_out: dict = {}
     _liveness(fn.body, {v for v in fn.ret.operands() if isinstance(v, Var)}, live_out)
     edges = _sharing(fn.body, avals)
+    holders = _holders(fn.body, avals)
 
     def rewrite(body):
         out = []
@@ -58,8 +60,8 @@ def written_in_place(fn: Function, avals: dict) -> Function:
             elif isinstance(st, For):
                 out.append(For(st.index, st.bounds, rewrite(st.body), st.carried, st.loc, st.sweep, st.reverse))
             elif isinstance(st, Assign) and st.prim.fn in _WRITES and avals.get(st.args[0], A.UNKNOWN).array:
-                out.extend(_in_place(st, avals, producers, pushed, live_out[id(st)], edges))
-            elif _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], edges):
+                out.extend(_in_place(st, avals, producers, pushed, live_out[id(st)], edges, holders))
+            elif _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], edges, holders):
                 out.append(Assign(st.target, ACCUMULATE_IN_PLACE, st.args, st.kwargs, st.loc, st.sweep))
             else:
                 out.append(st)
@@ -78,16 +80,102 @@ def _accumulates(st, avals) -> bool:
     return have.array is True and isinstance(have.shape, tuple) and have.shape == want.shape and have.kind == "f"
 
 
-def _unobserved(st: Assign, producers, pushed, live_after, edges) -> bool:
+def _unobserved(st: Assign, producers, pushed, live_after, edges, holders) -> bool:
     """Whether writing ``st``'s result into its first operand cannot be observed: the array is one the function
-    made, and nothing that may share its memory and holds the old contents is read afterwards or was taped."""
+    made, and nothing that may share its memory and holds the old contents (a list it was put in included) is
+    read afterwards or was taped."""
     old = st.args[0]
     before = _component(old, edges) - _reach(st.target, edges) - {st.target}
+    before |= _containers(before | {old}, holders, edges)
     fresh = all(_fresh(r, producers) for r in _roots(old, producers))
     return fresh and not (before & live_after) and not (before & pushed)
 
 
-def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
+def _holders(body, avals) -> dict:
+    """Variable -> the lists that may hold its object itself (``[a, b]``, ``xs.append(a)``): writing into the
+    object in place changes what they hold. A loop-carried value is held by the lists holding the value it takes
+    at the end of an iteration, and an element read out of a list (``e = xs[i]``) may be any value that list
+    holds: whatever holds ``e`` may hold those."""
+    out: dict = {}
+    read_from: dict = {}  # list -> the elements read out of it
+    carried = []
+    for st in walk(body):
+        if isinstance(st, Assign) and st.prim.fn is new_list:
+            for v in st.args[0].operands():
+                out.setdefault(v, set()).add(st.target)
+        elif isinstance(st, Assign) and st.prim.fn is list_append:
+            out.setdefault(st.args[1], set()).add(st.target)
+        elif isinstance(st, Assign) and st.prim.fn is operator.getitem and isinstance(st.args[0], Var):
+            if avals.get(st.args[0], A.UNKNOWN).kind == "list":
+                read_from.setdefault(st.args[0], set()).add(st.target)
+        elif isinstance(st, For):
+            carried.extend(st.carried)
+    changed = True
+    while changed:  # to a fixed point: loops and lists of lists make chains
+        changed = False
+        for v, _, nxt in carried:
+            changed |= _add_all(out, v, out.get(nxt, set()))
+        for xs, elements in read_from.items():
+            for e in elements:
+                for value in [v for v, lists in out.items() if xs in lists]:
+                    changed |= _add_all(out, value, out.get(e, set()))
+    return out
+
+
+def _add_all(mapping: dict, key, values) -> bool:
+    have = mapping.setdefault(key, set())
+    if values <= have:
+        return False
+    have |= values
+    return True
+
+
+def _containers(values: set, holders: dict, edges: dict) -> set:
+    """Every version of every list holding one of ``values``, or holding such a list, and so on."""
+    found: set = set()
+    todo = [h for v in values for h in holders.get(v, ())]
+    while todo:
+        for version in _component(todo.pop(), edges) - found:
+            found.add(version)
+            todo.extend(holders.get(version, ()))
+    return found
+
+
+def check_writes(fn: Function, avals: dict) -> None:
+    """Refuse what the IR cannot mean as Python does, now that abstract values are known: a name that must not
+    be an array (see :attr:`Function.checks`), and a write into an array (``y[i] = v``, ``h += v``) whose old
+    contents are still seen afterwards, through a list holding the array: Python writes in place, and the list
+    would show the new contents."""
+    for var, loc, message, hint in fn.checks:
+        if avals.get(var, A.UNKNOWN).array is not False:
+            raise UnsupportedSyntaxError(message, loc, hint=hint)
+    writes = [
+        st
+        for st in walk(fn.body)
+        if isinstance(st, Assign)
+        and (st.prim.fn is setitem or st.target in fn.updated)
+        and avals.get(st.args[0], A.UNKNOWN).array is not False
+    ]
+    if not writes:
+        return
+    live_out: dict = {}
+    _liveness(fn.body, {v for v in fn.ret.operands() if isinstance(v, Var)}, live_out)
+    edges, holders = _sharing(fn.body, avals), _holders(fn.body, avals)
+    for st in writes:
+        old = st.args[0]
+        before = _component(old, edges) - _reach(st.target, edges) - {st.target}
+        seen = _containers(before | {old}, holders, edges) & live_out[id(st)]
+        if seen:
+            names = ", ".join(sorted({repr(v.hint) for v in seen if v.hint})) or "a list"
+            raise UnsupportedSyntaxError(
+                f"this writes into an array that {names} holds and reads afterwards: Python changes it in place, "
+                "so the list would see the new contents",
+                st.loc,
+                hint="put a copy in the list (xs.append(y.copy())), or write into a copy (y = y.copy())",
+            )
+
+
+def _in_place(st: Assign, avals, producers, pushed, live_after, edges, holders) -> list:
     old = st.args[0]
     if st.prim.fn is list_append:
         prim = APPEND_IN_PLACE
@@ -95,7 +183,7 @@ def _in_place(st: Assign, avals, producers, pushed, live_after, edges) -> list:
         prim = SET_IN_PLACE
     else:
         prim = ADD_IN_PLACE if basic_index(Builder(avals), st.args[1]) else ADD_AT_IN_PLACE
-    if _unobserved(st, producers, pushed, live_after, edges):
+    if _unobserved(st, producers, pushed, live_after, edges, holders):
         return [Assign(st.target, prim, st.args, st.kwargs, st.loc, st.sweep)]
     copy = Var(st.target.hint or old.hint)
     avals[copy] = avals.get(old, A.UNKNOWN)
@@ -231,4 +319,4 @@ def _liveness(body, live: set, out: dict, leaving: frozenset = frozenset()) -> s
     return {v for v in live if isinstance(v, Var)}
 
 
-__all__ = ["IN_PLACE", "written_in_place"]
+__all__ = ["IN_PLACE", "check_writes", "written_in_place"]

@@ -286,6 +286,8 @@ class Function:
     # (variable, location, message, hint): the variable must not be an array (it may share memory with one that
     # was written into); checked when abstract values are known
     checks: list = field(default_factory=list)
+    # the results of augmented assignments (h += v), which Python does in place when h is an array
+    updated: frozenset = frozenset()
 
     def statements(self):
         yield from self.body

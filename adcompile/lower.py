@@ -617,6 +617,7 @@ class Lowerer:
                 f"write {name} = {name} {ast.unparse(st).split()[1][:-1]} ... to make a new value",
             )
         new = self.b.call(op[0], current, self.expr(st.value), hint=name)
+        self.b.updated.add(new)
         self.scope[name] = new
         for n, v in list(self.scope.items()):  # views of the array see its new values
             v = _unstale(v)
@@ -871,7 +872,9 @@ class Lowerer:
                     value.value,
                     self.loc(node),
                     f"{node.id!r} {value.why}",
-                    f"copy it before the write ({node.id} = {node.id}.copy()) if it should keep its old values",
+                    f"copy it before the write ({node.id} = {node.id}.copy()) if it should keep its old values"
+                    if self.b.aval(value.value).kind != "list"
+                    else f"put copies in the list ({node.id}.append(y.copy())) if it should keep the old values",
                 )
                 return value.value
             return value
@@ -994,6 +997,14 @@ class Lowerer:
         """``x.sum(axis=0)`` is ``np.sum(x, axis=0)``; ``x.reshape(2, 3)`` is ``np.reshape(x, (2, 3))``."""
         if method.name == "astype":
             return self.astype(method.base, node, hint)
+        if self.b.aval(method.base).kind == "list":  # np.copy(xs) would be an array, not a list of the same objects
+            raise UnsupportedSyntaxError(
+                f"a list's .{method.name}() is not supported (only .append(v) is)",
+                self.loc(node),
+                hint="a new list of the same values: [v for v in xs]; a list of copies: [v.copy() for v in xs]"
+                if method.name == "copy"
+                else f"make it an array first: np.{method.name}(np.array(xs))",
+            )
         fn = _METHODS.get(method.name) or _PACKED[method.name]
         if method.name == "reshape":  # x.reshape(n, m) or x.reshape((n, m)): a shape, computed or not
             shape = node.args[0] if len(node.args) == 1 else _synthetic(node, ast.Tuple(list(node.args), ast.Load()))
@@ -1513,7 +1524,7 @@ def lower_function(src: Source) -> Function:
                 hint="return the value to differentiate",
             )
         name = node.name
-    return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars, checks=b.checks)
+    return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars, checks=b.checks, updated=frozenset(b.updated))
 
 
 def _breaks(loop) -> bool:

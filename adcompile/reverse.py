@@ -19,7 +19,7 @@ from .builder import Builder
 from .calls import Call, item_primitive, pullback, pullback_primitive
 from .cse import merged
 from .errors import NonDifferentiableError, OutputError, UnsupportedSyntaxError
-from .inplace import written_in_place
+from .inplace import check_writes, written_in_place
 from .ir import (
     Assign,
     Break,
@@ -183,9 +183,7 @@ def reverse(
     fn = merged(fn)
     y, aux = fn.ret.value if has_aux else (fn.ret.value, None)
     avals = infer_avals(fn, param_avals)
-    for var, loc, message, hint in fn.checks:
-        if avals.get(var, A.UNKNOWN).array is not False:
-            raise UnsupportedSyntaxError(message, loc, hint=hint)
+    check_writes(fn, avals)
     wrt = [fn.params[i] for i in (argnums if isinstance(argnums, tuple) else (argnums,))]
     active = active_vars(fn, wrt, [y])
     b = Builder(avals, simplify=True, sweep="reverse")

@@ -259,6 +259,89 @@ def test_a_list_from_the_caller_is_never_appended_to():
         grad(f)(1.0, [])
 
 
+def held_then_updated(x, y):  # h += 1.0 changes the array the list holds, in Python
+    parts = []
+    h = y * 2.0
+    parts.append(h)
+    h += 1.0
+    parts.append(h + 0.0)
+    return np.sum(np.stack(parts) * x)
+
+
+def held_by_a_copied_list_then_written(x):  # the comprehension's list holds h itself
+    h = x * 2.0
+    parts = [h]
+    parts = [v for v in parts]
+    h[0] = 5.0
+    return np.sum(np.stack(parts) * x)
+
+
+def appended_each_iteration_then_written(x):  # the same array, appended three times, written in between
+    y = x * 1.0
+    ys = []
+    for i in range(3):
+        y[i] = x[i] * 2.0
+        ys.append(y)
+    return np.sum(np.stack(ys) * x)
+
+
+HOLDS = "holds and reads afterwards"
+
+
+@pytest.mark.parametrize(
+    "f, match, text",
+    [
+        (held_then_updated, "may be a view of 'h'", "parts.append(h + 0.0)"),
+        (held_by_a_copied_list_then_written, HOLDS, "h[0] = 5.0"),
+        (appended_each_iteration_then_written, HOLDS, "y[i] = x[i] * 2.0"),
+    ],
+)
+def test_a_write_into_an_array_a_list_still_holds_is_refused(f, match, text, code):
+    """Python writes in place, so the list sees the new contents; a copy would silently keep the old ones."""
+    args = (np.arange(1.0, 4.0), np.ones(3))[: f.__code__.co_argcount]
+    with pytest.raises(UnsupportedSyntaxError, match=match) as err:
+        grad(f)(*args)
+    assert_points_at(err.value, f, text, text.split(" ")[0].split(".")[0])
+
+
+def test_an_array_rebound_after_it_was_appended_keeps_the_list_right(code):
+    def f(x):
+        parts = []
+        h = x * 2.0
+        parts.append(h)
+        h = h + 1.0  # a new array: the list keeps the old one, in Python too
+        parts.append(h)
+        return np.sum(np.stack(parts) ** 2 * x)
+
+    check(f, np.arange(1.0, 4.0))
+
+
+def test_an_array_a_list_holds_is_never_added_into_in_place(code):
+    def f(x, y):  # h + 1.0 must not become h += 1.0: the list still holds h
+        parts = []
+        h = y * 2.0
+        parts.append(h)
+        h2 = h + 1.0
+        parts.append(h2)
+        return np.sum(np.stack(parts) * x)
+
+    x, y = np.arange(1.0, 4.0), np.ones(3)
+    value, g = adcompile.value_and_grad(f)(x, y)
+    assert value == f(x, y)
+    check(f, x, y, argnums=(0,))
+
+
+def test_a_list_has_no_copy_method_here():
+    def f(x):
+        parts = [x * 2.0]
+        parts = parts.copy()
+        return np.sum(np.stack(parts))
+
+    with pytest.raises(UnsupportedSyntaxError, match=r"a list's .copy\(\) is not supported") as err:
+        grad(f)(np.ones(3))
+    assert "[v for v in xs]" in str(err.value)
+
+
 # ── 5. list comprehensions as values ───────────────────────────────────────────────────────────────────
 
 

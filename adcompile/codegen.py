@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 from .inplace import ACCUMULATE_IN_PLACE, ADD_AT_IN_PLACE, APPEND_IN_PLACE, IN_PLACE, SET_IN_PLACE
+from .simplify import ZEROS_OF_ARRAY
 from .ir import Assign, Break, For, Function, Global, If, Index, Pack, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
 from .runtime import new_list, new_tuple
@@ -346,6 +347,9 @@ def _expression(st: Assign, operand, callee) -> ast.expr:
         item = st.prim.item if isinstance(st.prim.item, int) else dict(st.kwargs)[st.prim.item].value
         return ast.Subscript(operand(st.args[-1]), ast.Constant(item))
     args = [operand(a) for a in st.args]
+    if st.prim is ZEROS_OF_ARRAY:  # np.zeros(x.shape, x.dtype)
+        shape, dtype = (ast.Attribute(args[0], attr) for attr in ("shape", "dtype"))
+        return ast.Call(ast.Attribute(ast.Name("np"), "zeros"), [shape, dtype], [])
     node = st.prim.op_node
     if node in BINOPS:
         return ast.BinOp(args[0], node(), args[1])

@@ -76,6 +76,8 @@ def _accumulates(st, avals) -> bool:
     ``y += v`` (an adjoint summed over a loop's iterations, say), with the same values."""
     if not (isinstance(st, Assign) and st.prim.fn is operator.add and isinstance(st.args[0], Var)):
         return False
+    if st.args[1] is st.args[0] and st.target.hint != st.args[0].hint:  # 2 v keeps a name of its own (bv, not v)
+        return False
     have, want = avals.get(st.args[0], A.UNKNOWN), avals.get(st.target, A.UNKNOWN)
     return have.array is True and isinstance(have.shape, tuple) and have.shape == want.shape and have.kind == "f"
 
@@ -184,6 +186,9 @@ def _in_place(st: Assign, avals, producers, pushed, live_after, edges, holders) 
     else:
         prim = ADD_IN_PLACE if basic_index(Builder(avals), st.args[1]) else ADD_AT_IN_PLACE
     if _unobserved(st, producers, pushed, live_after, edges, holders):
+        made = producers.get(old)
+        if prim is ADD_IN_PLACE and isinstance(made, Assign) and made.prim.fn in (np.zeros_like, np.zeros):
+            prim = SET_IN_PLACE  # the first addition into zeros: setting the elements is the same, and cheaper
         return [Assign(st.target, prim, st.args, st.kwargs, st.loc, st.sweep)]
     copy = Var(st.target.hint or old.hint)
     avals[copy] = avals.get(old, A.UNKNOWN)

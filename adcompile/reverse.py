@@ -17,6 +17,7 @@ import numpy as np
 from . import avals as A
 from .builder import Builder
 from .calls import Call, item_primitive, pullback, pullback_primitive
+from .batch import batched_outer_products
 from .cse import merged
 from .errors import NonDifferentiableError, OutputError, UnsupportedSyntaxError
 from .inplace import check_writes, written_in_place
@@ -213,7 +214,7 @@ def reverse(
     params = fn.params + [seed] * split
     adjoint = Function(f"{fn.name}_{suffix}", params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
     if in_place:
-        adjoint = written_in_place(adjoint, b.avals)
+        adjoint = written_in_place(batched_outer_products(adjoint, b.avals), b.avals)
     return split_adjoint(adjoint, seed, fn.name, reusable) if split else adjoint
 
 
@@ -391,22 +392,36 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
         running[v] = Var(adjoint_hint(v))
         b.avals[running[v]] = A.join(b.aval(inits[v]), b.aval(v))
     outer_body, outer_memo = b.body, b.memo
-    # values computed outside the loop from the loop's own variables (np.cos(y) of the final y, say) are not the
-    # values of an iteration: the body may not reuse them
-    b.memo = {key: v for key, v in outer_memo.items() if not _mentions(key, inner | {st.index})}
-    b.body = []
-    path = {v: running[v] for v in outer}
-    for phi, _, nxt in loop_carried:
-        if isinstance(nxt, Var) and nxt in active:
-            g = running[phi]
-            path[nxt] = g if nxt not in path else b.call(operator.add, path[nxt], g, hint=adjoint_hint(nxt))
-    # a while loop's test (the statements up to its Break) only steers: nothing flows back through it, and it also
-    # runs in the last, partial iteration, which the reverse loop does not replay
-    breaks = [i for i, s in enumerate(st.body) if isinstance(s, Break)]
-    _sweep(b, st.body[breaks[0] + 1 :] if breaks else st.body, path, active)
-    for phi, _, _ in loop_carried:
-        if phi not in path:
-            path[phi] = _zero(b, phi)
+
+    def sweep_body():
+        # values computed outside the loop from the loop's own variables (np.cos(y) of the final y, say) are not
+        # the values of an iteration: the body may not reuse them
+        b.memo = {key: v for key, v in outer_memo.items() if not _mentions(key, inner | {st.index})}
+        b.body = []
+        path = {v: running[v] for v in outer}
+        for phi, _, nxt in loop_carried:
+            if isinstance(nxt, Var) and nxt in active:
+                g = running[phi]
+                path[nxt] = g if nxt not in path else b.call(operator.add, path[nxt], g, hint=adjoint_hint(nxt))
+        # a while loop's test (the statements up to its Break) only steers: nothing flows back through it, and it
+        # also runs in the last, partial iteration, which the reverse loop does not replay
+        breaks = [i for i, s in enumerate(st.body) if isinstance(s, Break)]
+        _sweep(b, st.body[breaks[0] + 1 :] if breaks else st.body, path, active)
+        for phi, _, _ in loop_carried:
+            if phi not in path:
+                path[phi] = _zero(b, phi)
+        return path
+
+    path = sweep_body()
+    # an adjoint that passes through every iteration unchanged (that of a running sum, loss = loss + ...) is its
+    # initial value throughout: swept again with that value, a literal seed folds into the rules (1.0 * v is v)
+    invariant = [c for c in loop_carried if path[c[0]] is running[c[0]] and c[0] not in outer]
+    if invariant:
+        for phi, _, _ in invariant:
+            running[phi] = inits[phi]
+        path = sweep_body()
+        if any(path[phi] is not inits[phi] for phi, _, _ in invariant):
+            raise AssertionError(f"an invariant adjoint of the loop at line {st.loc.line} changed when swept again")
     reverse_body, b.body, b.memo = b.body, outer_body, outer_memo
     # what the reverse body reads of this iteration's values (not what it computes itself, nor inner loops' tapes'
     # contents, which their own pops bring back) must be kept by the forward loop
@@ -457,6 +472,7 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
         index, bounds = Var("_"), (trips,)
     b.replace[st] = [*prelude, For(st.index, st.bounds, forward_body, forward_carried, st.loc, st.sweep, st.reverse)]
     carried = [(running[v], inits[v], path[v]) for v in [c[0] for c in loop_carried] + outer]
+    carried = [c for c in carried if c[0] is not c[1]]  # an invariant adjoint is its initial value: not carried
     b.loc = st.loc
     b.body.append(For(index, bounds, reverse_body, carried, st.loc, "reverse", reverse=not st.reverse))
     for phi, init, _ in loop_carried:

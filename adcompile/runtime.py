@@ -159,6 +159,21 @@ def new_tuple(xs):
     return tuple(xs)
 
 
+def add_outer_products(acc, rows, cols):
+    """``acc`` plus ``np.outer(rows[k], cols[k])`` summed over ``k``, as one matrix product, in ``acc``'s dtype as
+    ``acc += ...`` would be; always a new array (a copy of ``acc`` for no rows)."""
+    if len(rows) == 0:
+        return acc.copy()
+    return np.add(acc, np.array(rows).T @ np.array(cols), dtype=acc.dtype)
+
+
+def add_row_sums(acc, rows):
+    """``acc`` plus the sum of the vectors ``rows``, in ``acc``'s dtype; a new array (a copy of ``acc`` for none)."""
+    if len(rows) == 0:
+        return acc.copy()
+    return np.add(acc, np.sum(np.array(rows), axis=0), dtype=acc.dtype)
+
+
 def zero_list(xs):
     """The tangent of a list that does not vary: a list of exact zeros, one per element (forward mode; in reverse
     mode a list's adjoint is an array, see :func:`zeros_like`)."""

@@ -90,11 +90,99 @@ def test_a_sum_is_not_done_in_place_while_its_first_operand_is_needed():
     np.testing.assert_allclose(grad(old_value_still_needed)(x), 8 * x + 2.0, rtol=1e-14)
 
 
+def gated_loss(w, xs):
+    h = np.zeros(3)
+    loss = 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(w * h + xs[t])  # w elementwise: its adjoint gets bh * h each iteration
+        loss = loss + np.sum(h * h)
+    return loss
+
+
 def test_an_adjoint_summed_over_a_loop_accumulates_in_one_buffer():
-    W, xs = np.array([[0.1, -0.2, 0.3], [0.0, 0.5, -0.1], [0.2, 0.1, 0.0]]), np.ones((4, 3)) * 0.3
-    source = derivative_source(rnn_loss, args=(W, xs))
-    assert "bW += " in source
-    np.testing.assert_allclose(grad(rnn_loss)(W, xs), numeric_grad(rnn_loss, (W, xs)), rtol=1e-7, atol=1e-10)
-    g32 = grad(rnn_loss)(W.astype(np.float32), xs.astype(np.float32))
+    w, xs = np.array([0.1, -0.2, 0.3]), np.ones((4, 3)) * 0.3
+    source = derivative_source(gated_loss, args=(w, xs))
+    assert "bw += " in source
+    np.testing.assert_allclose(grad(gated_loss)(w, xs), numeric_grad(gated_loss, (w, xs)), rtol=1e-7, atol=1e-10)
+    g32 = grad(gated_loss)(w.astype(np.float32), xs.astype(np.float32))
     assert g32.dtype == np.float32
-    np.testing.assert_allclose(g32, numeric_grad(rnn_loss, (W, xs)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(g32, numeric_grad(gated_loss, (w, xs)), rtol=1e-4, atol=1e-6)
+
+
+W3 = np.array([[0.1, -0.2, 0.3], [0.0, 0.5, -0.1], [0.2, 0.1, 0.0]])
+
+
+def rnn_with_bias(W, b, xs):
+    h = np.zeros(3)
+    loss = 0.0
+    for t in range(1, xs.shape[0]):  # a loop that does not start at 0
+        h = np.tanh(W @ h + xs[t] + b)
+        loss = loss + np.sum(h * h)
+    return loss
+
+
+def test_outer_products_summed_over_a_loop_are_one_matrix_product_after_it():
+    """bW gets np.outer(g_t, h_t) from every iteration: the g's and h's are kept, and multiplied once after the
+    loop; bb, which gets g_t, is the sum of the kept g's."""
+    xs = np.ones((5, 3)) * 0.3 + np.arange(15.0).reshape(5, 3) / 20
+    args = (W3, np.array([0.1, 0.0, -0.2]), xs)
+    source = derivative_source(rnn_with_bias, argnums=(0, 1), args=args)
+    assert "np.outer" not in source and "bW = add_outer_products(bW, " in source and "bb = add_row_sums(bb, " in source
+    for i in (0, 1):
+        got = grad(rnn_with_bias, argnums=(0, 1))(*args)[i]
+        np.testing.assert_allclose(got, numeric_grad(rnn_with_bias, args, i), rtol=1e-7, atol=1e-10)
+    g32 = grad(rnn_with_bias, argnums=(0, 1))(*(a.astype(np.float32) for a in args))
+    assert all(g.dtype == np.float32 for g in g32)
+    np.testing.assert_allclose(g32[0], numeric_grad(rnn_with_bias, args, 0), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_a_loop_that_runs_zero_times_adds_no_outer_product(rows):
+    """No rows kept: the adjoints stay exact zeros of their own shape and dtype."""
+    for dtype in (np.float64, np.float32):
+        args = (W3.astype(dtype), np.ones(3, dtype), np.ones((rows, 3), dtype))
+        gW, gb = grad(rnn_with_bias, argnums=(0, 1))(*args)
+        assert gW.shape == (3, 3) and gW.dtype == dtype and not gW.any()
+        assert gb.shape == (3,) and gb.dtype == dtype and not gb.any()
+
+
+def residual_rnn(W, xs):  # the adjoint of h, kept for bW, is also added into afterwards: never in place
+    h = xs[0]
+    for t in range(1, xs.shape[0]):
+        z = W @ h
+        h = np.tanh(z) + h * 0.5 + xs[t]
+    return np.sum(h * h)
+
+
+def two_matrices(W, V, xs):  # two products share the kept g's; a loop over an array's rows
+    h = np.zeros(3)
+    s = 0.0
+    for x in xs:
+        a = W @ h + V @ x
+        h = np.sin(a)
+        s = s + np.sum(h) * np.sum(a)
+    return s
+
+
+def nested_loops(W, xs):  # the inner reverse loop's sums are done after it, once per outer iteration
+    h = np.ones(3) * 0.1
+    for k in range(2):
+        for t in range(xs.shape[0]):
+            h = np.tanh(W @ h + xs[t])
+    return np.sum(h)
+
+
+V32 = np.array([[0.3, 0.1], [-0.2, 0.4], [0.1, 0.1]])
+XS43 = np.arange(12.0).reshape(4, 3) / 10
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [(residual_rnn, (W3, XS43)), (two_matrices, (W3, V32, XS43[:, :2])), (nested_loops, (W3, XS43))],
+)
+def test_batched_outer_products_match_finite_differences(f, args):
+    n = f.__code__.co_argcount - 1
+    assert "add_outer_products(" in derivative_source(f, argnums=tuple(range(n)), args=args)
+    grads = grad(f, argnums=tuple(range(n)))(*args)
+    for i in range(n):
+        np.testing.assert_allclose(grads[i], numeric_grad(f, args, i), rtol=1e-7, atol=1e-9)

@@ -206,6 +206,7 @@ def generate(fn: Function) -> tuple[str, dict]:
             opened.append(len(lines))
         elif kind == "for_end":
             parallel([(c[0], c[2]) for c in st.carried])
+            holder.update((names[c[0]], c[0]) for c in st.carried)  # after the loop, each name holds its φ
             if len(lines) == opened.pop():
                 put("pass")
             depth -= 1

@@ -214,7 +214,11 @@ def reverse(
     params = fn.params + [seed] * split
     adjoint = Function(f"{fn.name}_{suffix}", params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
     if in_place:
-        adjoint = written_in_place(batched_outer_products(adjoint, b.avals), b.avals)
+        batched = batched_outer_products(adjoint, b.avals)
+        if batched is not adjoint:  # the zero buffers the sums no longer start from
+            body = _dead_code_eliminated(batched.body, {v for v in ret.operands() if isinstance(v, Var)})
+            batched = dataclasses.replace(batched, body=body)
+        adjoint = written_in_place(batched, b.avals)
     return split_adjoint(adjoint, seed, fn.name, reusable) if split else adjoint
 
 

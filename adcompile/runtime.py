@@ -159,19 +159,19 @@ def new_tuple(xs):
     return tuple(xs)
 
 
-def add_outer_products(acc, rows, cols):
-    """``acc`` plus ``np.outer(rows[k], cols[k])`` summed over ``k``, as one matrix product, in ``acc``'s dtype as
-    ``acc += ...`` would be; always a new array (a copy of ``acc`` for no rows)."""
+def outer_sum(rows, cols, like):
+    """``np.outer(rows[k], cols[k])`` summed over ``k``, as one matrix product, in ``like``'s dtype (as adding
+    into an array of that dtype would be); zeros of ``like``'s shape and dtype for no rows."""
     if len(rows) == 0:
-        return acc.copy()
-    return np.add(acc, np.array(rows).T @ np.array(cols), dtype=acc.dtype)
+        return np.zeros(like.shape, like.dtype)
+    return (rows.T @ cols).astype(like.dtype, copy=False)
 
 
-def add_row_sums(acc, rows):
-    """``acc`` plus the sum of the vectors ``rows``, in ``acc``'s dtype; a new array (a copy of ``acc`` for none)."""
+def row_sum(rows, like):
+    """The sum of the vectors ``rows`` in ``like``'s dtype; zeros of ``like``'s shape and dtype for none."""
     if len(rows) == 0:
-        return acc.copy()
-    return np.add(acc, np.sum(np.array(rows), axis=0), dtype=acc.dtype)
+        return np.zeros(like.shape, like.dtype)
+    return np.sum(rows, axis=0, dtype=like.dtype)
 
 
 def zero_list(xs):

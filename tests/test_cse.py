@@ -172,17 +172,33 @@ def nested_loops(W, xs):  # the inner reverse loop's sums are done after it, onc
     return np.sum(h)
 
 
+def read_out_after_the_loop(W, xs):  # bW already holds a contribution when the reverse loop starts
+    h = np.zeros(3)
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(np.sin(W @ h))
+
+
 V32 = np.array([[0.3, 0.1], [-0.2, 0.4], [0.1, 0.1]])
 XS43 = np.arange(12.0).reshape(4, 3) / 10
 
 
 @pytest.mark.parametrize(
     "f, args",
-    [(residual_rnn, (W3, XS43)), (two_matrices, (W3, V32, XS43[:, :2])), (nested_loops, (W3, XS43))],
+    [
+        (residual_rnn, (W3, XS43)),
+        (two_matrices, (W3, V32, XS43[:, :2])),
+        (nested_loops, (W3, XS43)),
+        (read_out_after_the_loop, (W3, XS43)),
+    ],
 )
-def test_batched_outer_products_match_finite_differences(f, args):
+@pytest.mark.parametrize("code", ["specialised", "generic"])
+def test_batched_outer_products_match_finite_differences(f, args, code, monkeypatch):
     n = f.__code__.co_argcount - 1
-    assert "outer_sum(" in derivative_source(f, argnums=tuple(range(n)), args=args)
+    if code == "generic":
+        monkeypatch.setattr("adcompile.api.MAX_SPECIALISATIONS", 0)
+    else:
+        assert "outer_sum(" in derivative_source(f, argnums=tuple(range(n)), args=args)
     grads = grad(f, argnums=tuple(range(n)))(*args)
     for i in range(n):
         np.testing.assert_allclose(grads[i], numeric_grad(f, args, i), rtol=1e-7, atol=1e-9)

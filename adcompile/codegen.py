@@ -1,7 +1,9 @@
 """Code generation: SSA IR to Python source, and source to a live function.
 
 Each statement becomes one ``ast.Assign`` whose right-hand side is one primitive applied to names and literals,
-printed with :func:`ast.unparse`. Statements are grouped under a comment naming the source line they come from.
+printed with :func:`ast.unparse`; a temporary number used once, by a statement of the same source line, is written
+into that statement's expression instead (see :func:`_fused`). Statements are grouped under a comment naming the
+source line they come from.
 
 Naming is deterministic: parameters keep their names; a variable takes its hint (``y1``, ``by1``) unless the name is
 still held by a variable that is used later, in which case it gets ``y1_2``; temporaries are ``_t1, _t2, ...`` in
@@ -118,7 +120,10 @@ def generate(fn: Function) -> tuple[str, dict]:
         for op in fn.ret.operands() if kind == "return" else _uses(kind, st):
             if isinstance(op, Global) and id(op.value) not in glob_names:
                 glob_names[id(op.value)] = ns.bind(op.name, op.value)
-    last_use = _last_uses(events, fn.ret)
+    fused = _fused(events, fn)
+    if fused:
+        events = [(kind, st) for kind, st in events if not (kind == "assign" and st.target in fused)]
+    last_use = _last_uses(events, fn.ret, fused)
     names = _name_vars(fn, events, set(ns.globals) | set(dir(builtins)), last_use)
     dying: dict = {}  # event index -> arrays to release after it
     returned = set(fn.ret.operands())
@@ -128,7 +133,7 @@ def generate(fn: Function) -> tuple[str, dict]:
 
     def operand(op) -> ast.expr:
         if isinstance(op, Var):
-            return ast.Name(names[op])
+            return _expression(fused[op], operand, callee) if op in fused else ast.Name(names[op])
         if isinstance(op, Global):
             return ast.Name(glob_names[id(op.value)])
         if isinstance(op, Index):
@@ -388,14 +393,66 @@ def _signature(fn: Function, names: dict) -> str:
     return ", ".join(parts)
 
 
-def _last_uses(events, ret) -> dict:
-    """Variable -> index of the last event that reads it (the return counts as index len(events))."""
-    last_use: dict = {}
+def _fused(events, fn: Function) -> dict:
+    """Temporary -> its statement, for each number computed for one later statement of the same source line's
+    group: that statement uses the expression itself (``u = x + 0.1 * math.sin(y)``), as a person would write it,
+    and Python does not store and reload the value. Only pure operations (operators, ``math``/NumPy functions) are
+    moved, and only where what they read is still alive, under the same names, where they are used."""
+    if not fn.scalars:
+        return {}
+    last_use = _last_uses(events, fn.ret)
+    uses: dict = {}  # variable -> the events reading it
     for i, (kind, st) in enumerate(events):
         for op in _uses(kind, st):
             if isinstance(op, Var):
+                uses.setdefault(op, []).append(i)
+    for op in fn.ret.operands():
+        if isinstance(op, Var):
+            uses.setdefault(op, []).append(len(events))
+    fused: dict = {}
+    leaves: dict = {}  # fused variable -> the variables its whole expression reads
+    for i, (kind, st) in enumerate(events):
+        if not (kind == "assign" and _movable(st) and st.target in fn.scalars and not st.target.hint):
+            continue
+        at = uses.get(st.target, [])
+        if len(at) != 1 or at[0] >= len(events) or events[at[0]][0] != "assign":
+            continue
+        j = at[0]
+        user = events[j][1]
+        if any(events[k][0] != "assign" for k in range(i + 1, j)) or _group(user) != _group(st):
+            continue
+        reads = set()
+        for op in st.operands():
+            if isinstance(op, Var):
+                reads |= leaves.get(op, {op})
+        # what it reads still has its name at the use: it is alive there, or nothing is assigned in between
+        if all(last_use.get(v, -1) >= j for v in reads) or not any(_defines(*events[k]) for k in range(i + 1, j)):
+            fused[st.target], leaves[st.target] = st, reads
+    return fused
+
+
+def _movable(st: Assign) -> bool:
+    if st.prim in IN_PLACE or st.prim is ZEROS_OF_ARRAY or st.prim.fresh or st.prim.effect or st.kwargs:
+        return False
+    if st.prim.op_node in BINOPS or st.prim.op_node in UNARYOPS:
+        return True
+    path = st.prim.path() or ""
+    return path.startswith(("math.", "np.")) and all(not isinstance(a, (Index, Pack)) for a in st.args)
+
+
+def _group(st: Assign) -> tuple:
+    return (st.sweep, st.loc.line, st.loc.filename) if st.loc else (st.sweep,)
+
+
+def _last_uses(events, ret, fused: dict | None = None) -> dict:
+    """Variable -> index of the last event that reads it (the return counts as index len(events)). A statement
+    reading a fused variable (see :func:`_fused`) reads what its expression reads."""
+    last_use: dict = {}
+    for i, (kind, st) in enumerate(events):
+        for op in _expanded(_uses(kind, st), fused):
+            if isinstance(op, Var):
                 last_use[op] = i
-    for op in ret.operands():
+    for op in _expanded(ret.operands(), fused):
         if isinstance(op, Var):
             last_use[op] = len(events)
     # a value from before a loop that the loop reads is needed again by the next iteration: alive to the loop's end
@@ -407,10 +464,18 @@ def _last_uses(events, ret) -> dict:
     for head in heads:
         end = next(k for k in range(head, len(events)) if events[k][0] == "for_end" and events[k][1] is events[head][1])
         for k in range(head, end + 1):
-            for op in _uses(*events[k]):
+            for op in _expanded(_uses(*events[k]), fused):
                 if isinstance(op, Var) and first_def.get(op, -1) < head:
                     last_use[op] = max(last_use[op], end)
     return last_use
+
+
+def _expanded(operands, fused: dict | None):
+    """The operands, each fused variable among them followed by what its expression reads, recursively."""
+    for op in operands:
+        yield op
+        if fused and op in fused:
+            yield from _expanded(fused[op].operands(), fused)
 
 
 def _defines(kind, st) -> list:

@@ -34,7 +34,7 @@ from .calls import Call, Pullback, item_primitive, pullback
 from .cse import merged
 from .errors import NonDifferentiableError, UnsupportedSyntaxError
 from .inplace import IN_PLACE, check_writes, written_in_place
-from .ir import Assign, Break, Const, For, Function, Global, If, Pack, Pop, Push, Return, Var, flatten, walk
+from .ir import Assign, Break, Const, For, Function, Global, If, Pack, Pop, Push, Return, Var, flatten, numbers, walk
 from .lower import lower_rule
 from .primitives import Primitive, lookup
 from .reverse import _dead_code_eliminated, _is_large, _is_view, _roots, infer_avals
@@ -145,6 +145,7 @@ def forward(
         fn.firstlineno,
         fn.kwonly,
         release,
+        scalars=numbers(body, b.avals),
     )
     return written_in_place(out, b.avals) if in_place else out
 

@@ -20,6 +20,7 @@ decides between two ways of computing the same values; it never changes what is 
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 
 import numpy as np
@@ -68,7 +69,7 @@ def written_in_place(fn: Function, avals: dict) -> Function:
         return out
 
     body = rewrite(fn.body)
-    return Function(fn.name, fn.params, body, fn.ret, fn.filename, fn.firstlineno, fn.kwonly, fn.release)
+    return dataclasses.replace(fn, body=body)
 
 
 def _accumulates(st, avals) -> bool:

@@ -246,6 +246,11 @@ def targets(st) -> list:
     return [st.target]
 
 
+def numbers(body, avals: dict) -> frozenset:
+    """The variables ``body`` assigns that abstract values say are numbers, not arrays (see Function.scalars)."""
+    return frozenset(v for st in walk(body) for v in targets(st) if getattr(avals.get(v), "array", None) is False)
+
+
 def defined(body) -> set:
     """The variables that statements of ``body`` (nested ones included) assign."""
     return {v for st in walk(body) for v in targets(st)}
@@ -288,6 +293,9 @@ class Function:
     checks: list = field(default_factory=list)
     # the results of augmented assignments (h += v), which Python does in place when h is an array
     updated: frozenset = frozenset()
+    # variables known to hold numbers, not arrays: the code generator may write their single-use temporaries
+    # into the expression that uses them
+    scalars: frozenset = frozenset()
 
     def statements(self):
         yield from self.body

@@ -37,6 +37,7 @@ from .ir import (
     defined,
     flatten,
     map_operand,
+    numbers,
     targets,
     walk,
 )
@@ -213,6 +214,7 @@ def reverse(
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     params = fn.params + [seed] * split
     adjoint = Function(f"{fn.name}_{suffix}", params, body, ret, fn.filename, fn.firstlineno, fn.kwonly, release)
+    adjoint.scalars = numbers(body, b.avals)
     if in_place:
         batched = batched_outer_products(adjoint, b.avals)
         if batched is not adjoint:  # the zero buffers the sums no longer start from

@@ -44,7 +44,7 @@ def test_show_accepts_module_colon_function(capsys, monkeypatch):
 
 def test_show_value_flag_returns_the_value_too(capsys):
     main(["show", f"{SEED}:g", "--value", "--at", "0.5", "2", "3"])
-    assert "return (_t4, bx1)" in capsys.readouterr().out
+    assert "return (_t3, bx1)" in capsys.readouterr().out
 
 
 def test_unknown_parameter_is_reported():

@@ -420,3 +420,38 @@ def test_the_dispatch_function_works_whatever_the_names_of_the_function_and_its_
     assert grad(_type)(3.0) == 6.0
     assert grad(_get, argnums=(0, 1, 2))(1.0, 2.0, 3.0) == (6.0, 3.0, 2.0)
     assert grad(_get, argnums=1)(1.0, f=4.0) == 3.0
+
+
+# ── printing: a temporary number used once is written into its use ───────────────────────────────────
+
+
+def scalar_step(x, y):
+    u = x + 0.1 * math.sin(y)
+    return u * y
+
+
+def rebinds_its_argument(x):  # the forward x must not take the name the reverse sweep still reads x under
+    x = math.cos(x)
+    return math.sin(x)
+
+
+def test_a_temporary_number_is_written_into_the_expression_that_uses_it():
+    source = derivative_source(scalar_step, argnums=(0, 1), args=(0.3, 0.4))
+    assert "u = x + 0.1 * math.sin(y)" in source
+    for i in (0, 1):
+        got = grad(scalar_step, argnums=(0, 1))(0.3, 0.4)[i]
+        assert got == pytest.approx(numeric_grad(scalar_step, (0.3, 0.4), i), rel=1e-8)
+
+
+def test_an_expression_moved_to_its_use_still_reads_the_values_it_read():
+    source = derivative_source(rebinds_its_argument, args=(0.7,))
+    assert "x_2 = math.cos(x)" in source and "math.sin(x)" in source
+    assert grad(rebinds_its_argument)(0.7) == pytest.approx(-math.cos(math.cos(0.7)) * math.sin(0.7), rel=1e-14)
+
+
+def test_array_code_keeps_one_operation_per_line():
+    def f(x):
+        return np.sum(x + 0.1 * np.sin(x))
+
+    source = derivative_source(f, args=(np.ones(3),))
+    assert all(line.count("np.") <= 1 for line in source.splitlines())

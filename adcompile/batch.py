@@ -38,6 +38,8 @@ for _fn in (outer_sum, row_sum):
 
 def batched_outer_products(fn: Function, avals: dict) -> Function:
     """``fn`` with each reverse-sweep loop's sums of outer products done after the loop (see the module docstring)."""
+    if not any(isinstance(st, For) and st.sweep == "reverse" for st in fn.body):
+        return fn  # (a reverse loop is never nested in a forward one)
     zeros = {st.target: st.args[0] for st in walk(fn.body) if isinstance(st, Assign) and st.prim is ZEROS_OF_ARRAY}
     kept: set = set()  # the lists of vectors and the arrays made of them: released after their last use
     body = _batch(fn.body, avals, zeros, kept)

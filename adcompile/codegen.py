@@ -472,10 +472,14 @@ def _last_uses(events, ret, fused: dict | None = None) -> dict:
 
 def _expanded(operands, fused: dict | None):
     """The operands, each fused variable among them followed by what its expression reads, recursively."""
+    if not fused:
+        return operands
+    out = []
     for op in operands:
-        yield op
-        if fused and op in fused:
-            yield from _expanded(fused[op].operands(), fused)
+        out.append(op)
+        if op in fused:
+            out.extend(_expanded(list(fused[op].operands()), fused))
+    return out
 
 
 def _defines(kind, st) -> list:

@@ -102,6 +102,8 @@ def _holders(body, avals) -> dict:
     out: dict = {}
     read_from: dict = {}  # list -> the elements read out of it
     carried = []
+    if not any(isinstance(st, Assign) and st.prim.fn in (new_list, list_append) for st in walk(body)):
+        return out
     for st in walk(body):
         if isinstance(st, Assign) and st.prim.fn is new_list:
             for v in st.args[0].operands():

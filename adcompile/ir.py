@@ -247,8 +247,15 @@ def targets(st) -> list:
 
 
 def numbers(body, avals: dict) -> frozenset:
-    """The variables ``body`` assigns that abstract values say are numbers, not arrays (see Function.scalars)."""
-    return frozenset(v for st in walk(body) for v in targets(st) if getattr(avals.get(v), "array", None) is False)
+    """The temporaries ``body``'s statements assign that abstract values say are floating-point numbers, not
+    arrays (see Function.scalars)."""
+    out = []
+    for st in walk(body):
+        if isinstance(st, Assign) and not st.target.hint:
+            av = avals.get(st.target)
+            if av is not None and av.array is False and av.kind == "f":
+                out.append(st.target)
+    return frozenset(out)
 
 
 def defined(body) -> set:

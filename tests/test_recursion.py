@@ -140,7 +140,7 @@ def test_a_recursive_call_that_needs_no_derivative_stays_a_plain_call():
 
 def test_the_generated_code_shows_the_forward_call_and_its_pullback():
     source = derivative_source(power, args=(1.5, 3))
-    assert "power_r = power_vjp(x, n - 1)" in source
+    assert "power_r = power_vjp(x, _t" in source
     assert "pullback(power_r, " in source
     assert "power(u₋₁, u₃)" in ir_text(power)
 

@@ -144,6 +144,8 @@ def _(b, x, y, **kw):
 
 @fold(operator.pow)
 def _(b, x, y, **kw):
+    if const_value(y) == 2 and _float_like(b, x):  # a product: correctly rounded, and cheaper than pow on floats
+        return b.call(operator.mul, x, x)
     return x if const_value(y) == 1 and _float_like(b, x) else None
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from . import avals as A
 from .builder import Builder
 from .errors import UnsupportedSyntaxError
-from .ir import Assign, Break, For, Function, If, Pop, Push, Var, walk
+from .ir import Assign, Break, Const, For, Function, If, Index, Pop, Push, Var, walk
 from .primitives import Primitive, primitive, returns_new
 from .runtime import index_add, list_append, new_list, setitem
 from .simplify import basic_index
@@ -52,6 +52,7 @@ def written_in_place(fn: Function, avals: dict) -> Function:
     _liveness(fn.body, {v for v in fn.ret.operands() if isinstance(v, Var)}, live_out)
     edges = _sharing(fn.body, avals)
     holders = _holders(fn.body, avals)
+    first = {id(st) for loop in walk(fn.body) if isinstance(loop, For) for st in _first_writes(loop, producers)}
 
     def rewrite(body):
         out = []
@@ -61,7 +62,8 @@ def written_in_place(fn: Function, avals: dict) -> Function:
             elif isinstance(st, For):
                 out.append(For(st.index, st.bounds, rewrite(st.body), st.carried, st.loc, st.sweep, st.reverse))
             elif isinstance(st, Assign) and st.prim.fn in _WRITES and avals.get(st.args[0], A.UNKNOWN).array:
-                out.extend(_in_place(st, avals, producers, pushed, live_out[id(st)], edges, holders))
+                seen = live_out[id(st)]
+                out.extend(_in_place(st, avals, producers, pushed, seen, edges, holders, id(st) in first))
             elif _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], edges, holders):
                 out.append(Assign(st.target, ACCUMULATE_IN_PLACE, st.args, st.kwargs, st.loc, st.sweep))
             else:
@@ -180,7 +182,27 @@ def check_writes(fn: Function, avals: dict) -> None:
             )
 
 
-def _in_place(st: Assign, avals, producers, pushed, live_after, edges, holders) -> list:
+def _first_writes(loop: For, producers: dict) -> list:
+    """The additions ``by2 = index_add(by, i, g)`` in ``loop``'s body that each add into an element still zero:
+    ``by`` is carried by the loop from a buffer of zeros made for it, this is the body's only write into it, and
+    the index is the loop's own index, which takes a different value in each iteration and never a negative one
+    (``by[-1]`` would be ``by[n - 1]``)."""
+    start = loop.bounds[0] if loop.bounds and len(loop.bounds) > 1 else Const(0)
+    if loop.index is None or not (isinstance(start, Const) and isinstance(start.value, int) and start.value >= 0):
+        return []
+    out = []
+    for phi, init, nxt in loop.carried:
+        made, write = producers.get(init), producers.get(nxt)
+        if not (isinstance(made, Assign) and made.prim.fn in (np.zeros_like, np.zeros) and isinstance(write, Assign)):
+            continue
+        index = write.args[1] if write.prim.fn is index_add and write.args[0] is phi else None
+        reads = [op for st in walk(loop.body) for op in _reads(st) if op is phi]
+        if isinstance(index, Index) and index.items == (loop.index,) and len(reads) == 1 and write in loop.body:
+            out.append(write)
+    return out
+
+
+def _in_place(st: Assign, avals, producers, pushed, live_after, edges, holders, first: bool = False) -> list:
     old = st.args[0]
     if st.prim.fn is list_append:
         prim = APPEND_IN_PLACE
@@ -190,7 +212,7 @@ def _in_place(st: Assign, avals, producers, pushed, live_after, edges, holders) 
         prim = ADD_IN_PLACE if basic_index(Builder(avals), st.args[1]) else ADD_AT_IN_PLACE
     if _unobserved(st, producers, pushed, live_after, edges, holders):
         made = producers.get(old)
-        if prim is ADD_IN_PLACE and isinstance(made, Assign) and made.prim.fn in (np.zeros_like, np.zeros):
+        if prim is ADD_IN_PLACE and (first or isinstance(made, Assign) and made.prim.fn in (np.zeros_like, np.zeros)):
             prim = SET_IN_PLACE  # the first addition into zeros: setting the elements is the same, and cheaper
         return [Assign(st.target, prim, st.args, st.kwargs, st.loc, st.sweep)]
     copy = Var(st.target.hint or old.hint)

@@ -97,7 +97,8 @@ ZEROS_OF_ARRAY = dataclasses.replace(lookup(np.zeros_like), name="zeros_like (of
 
 @fold(np.zeros_like)
 def _(b, x, **kw):
-    return b.call(ZEROS_OF_ARRAY, x) if not kw and b.aval(x).array is True and b.aval(x).kind != "list" else None
+    known = b.aval(x).array is True and b.aval(x).kind in ("b", "i", "u", "f", "c")  # an ndarray, not a list
+    return b.call(ZEROS_OF_ARRAY, x) if known and not kw else None
 
 
 @fold(operator.truediv)

@@ -66,7 +66,27 @@ def test_indexing_gradient_matches_finite_differences(x, f):
 def test_a_loop_reading_x_i_adds_into_one_adjoint_buffer():
     src = derivative_source(sum_squares, args=(V5,))
     assert "np.zeros(x.shape, x.dtype)" in src and src.count("zeros") == 1  # one buffer, made before the reverse loop
-    assert "bx[i] += " in src
+    assert "bx[i] = " in src  # each iteration's element is still zero: set, not added
+
+
+def twice_per_iteration(x):
+    s = 0.0
+    for i in range(len(x)):
+        s = s + x[i] * np.sin(x[i - 1])  # x[i - 1] adds into the buffer too
+    return s
+
+
+def from_the_end(x):
+    s = 0.0
+    for i in range(-len(x), len(x)):  # x[-1] and x[n - 1] are one element
+        s = s + x[i] ** 2
+    return s
+
+
+@pytest.mark.parametrize("f", [twice_per_iteration, from_the_end])
+def test_an_element_added_into_twice_is_added_not_set(f):
+    assert "bx[i] += " in derivative_source(f, args=(V5,))
+    check(f, V5)
 
 
 # ── writes ───────────────────────────────────────────────────────────────────────────────────────────

@@ -38,9 +38,10 @@ def _merge(body: list, seen: dict, same: dict, updated) -> list:
             joins = [(v, _op(a, same), _op(b, same)) for v, a, b in st.joins]
             out.append(dataclasses.replace(st, test=_op(st.test, same), then=then, orelse=orelse, joins=joins))
         elif isinstance(st, For):
+            loop_body = _merge(st.body, dict(seen), same, updated)  # first: the value an iteration ends with may merge
             carried = [(v, _op(a, same), _op(b, same)) for v, a, b in st.carried]
             bounds = None if st.bounds is None else tuple(_op(b, same) for b in st.bounds)
-            out.append(dataclasses.replace(st, bounds=bounds, body=_merge(st.body, dict(seen), same, updated), carried=carried))
+            out.append(dataclasses.replace(st, bounds=bounds, body=loop_body, carried=carried))
         elif isinstance(st, Assign):
             args = tuple(_op(a, same) for a in st.args)
             kwargs = tuple((k, _op(v, same)) for k, v in st.kwargs)

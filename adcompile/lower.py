@@ -23,7 +23,7 @@ from .builder import Builder, is_number
 from .calls import call_primitive
 from .errors import AdCompileError, Location, NonDifferentiableError, UnpackingError, UnsupportedSyntaxError
 from .frontend import Source, read_source
-from .ir import Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
+from .ir import Assign, Break, Const, For, Function, Global, If, Index, Pack, Return, Slice, Var
 from .primitives import BINOPS, COMPARES, UNARYOPS, Primitive, lookup
 from .rules_more import weighted_average
 from .rules_multi import MULTIPLE, svd_u_full, svd_vh_full
@@ -327,8 +327,9 @@ class Lowerer:
         self.loop(st, None, None, head=head)
 
     def loop(self, st, index: Var | None, bounds, head=None, backwards=False, index_name=None, prefix=()):
-        """Lower a loop's body once: the names it assigns that exist before the loop are carried (loop φs); the
-        others, and the index, may not be used after it (it may run zero times).
+        """Lower a loop's body: the names it assigns that exist before the loop are carried (loop φs); the
+        others, and the index, may not be used after it (it may run zero times). The body is lowered again if an
+        iteration ends with names sharing an object (or a list holding one) that they did not share at its start.
 
         ``break`` and ``else`` use a carried flag: ``break`` sets it and skips the rest of the iteration (like
         ``continue``); a for loop's body runs only while it is unset, a while loop's test checks it first, and the
@@ -362,23 +363,41 @@ class Lowerer:
             assigned.update(self.ret[1] if isinstance(self.ret[1], tuple) else [self.ret[1]])
         carried = sorted(n for n in assigned if n in self.scope)
         phis = {n: Var(_hint(n)) for n in carried}
-        inner_phis = {}
-        for n, v in phis.items():
-            init = _unstale(self.scope[n])
-            self.aliases[v] = self.may_be(init) if isinstance(init, Var) else set()
-            inner_phis[n] = _Stale(v, self.scope[n].why) if isinstance(self.scope[n], _Stale) else v
         entry = dict(self.scope)
-        outer = self.scope, self.b.body, self.in_loop, self.flag
-        self.scope, self.b.body = {**self.scope, **inner_phis, **{n: index for n in own}}, []
-        self.in_loop, self.flag = True, flag
-        try:
-            self.b.loc = loc
-            if head is not None:
-                head(flag)
-            self.block(body_stmts)
-            after, body = self.scope, self.b.body
-        finally:
-            self.scope, self.b.body, self.in_loop, self.flag = outer
+        # A carried name may start an iteration as the object another name holds: the body lowered once knows
+        # only what the names share before the loop, so it is lowered again, knowing more, until what they share
+        # at the end of an iteration is known at its start (a = h in the loop: a[0] = v in the next one writes
+        # into h). Appending or writing then makes the other name stale, as after any aliasing.
+        shared: dict = {n: set() for n in carried}
+        held: dict = {n: set() for n in carried}  # a carried list -> start values it may hold at an iteration's end
+        while True:
+            inner_phis = {}
+            for n, v in phis.items():
+                init = _unstale(self.scope[n])
+                self.aliases[v] = (self.may_be(init) if isinstance(init, Var) else set()) | shared[n]
+                self.b.views[v] = set(held[n])
+                inner_phis[n] = _Stale(v, self.scope[n].why) if isinstance(self.scope[n], _Stale) else v
+            checks, unbound = len(self.b.checks), dict(self.unbound)
+            outer = self.scope, self.b.body, self.in_loop, self.flag
+            self.scope, self.b.body = {**self.scope, **inner_phis, **{n: index for n in own}}, []
+            self.in_loop, self.flag = True, flag
+            try:
+                self.b.loc = loc
+                if head is not None:
+                    head(flag)
+                self.block(body_stmts)
+                after, body = self.scope, self.b.body
+            finally:
+                self.scope, self.b.body, self.in_loop, self.flag = outer
+            found, holds = self.shared_at_end(phis, entry, after, own)
+            if all(found[n] <= shared[n] and holds[n] <= held[n] for n in carried):
+                break
+            for n in carried:
+                shared[n] |= found[n]
+                held[n] |= holds[n]
+            del self.b.checks[checks:]  # the body's checks are made again
+            self.unbound.clear()
+            self.unbound.update(unbound)
         carried_values = [(phis[n], _unstale(self.scope[n]), _unstale(after[n])) for n in carried]
         self.b.body.append(For(index, bounds, body, carried_values, loc, reverse=backwards))
         for n in carried:
@@ -409,6 +428,58 @@ class Lowerer:
             if any(isinstance(n, ast.Return) for s in st.orelse for n in ast.walk(s)):
                 raise UnsupportedSyntaxError("return in a loop's else clause is not supported yet", loc)
             self.block([_synthetic(st, ast.If(_not(flag, st), list(st.orelse), []))])
+
+    def shared_at_end(self, phis: dict, entry: dict, after: dict, own) -> tuple:
+        """For each carried name, the values an iteration starts with (φs, or values from before the loop) whose
+        memory it may share at the end of the iteration, and (a list) those whose object it may hold, where the
+        iteration did not start knowing that."""
+        start = {n: phis.get(n, _unstale(v)) for n, v in entry.items() if n not in own}
+        names = [n for n, v in start.items() if isinstance(v, Var) and isinstance(_unstale(after.get(n)), Var)]
+        found: dict = {n: set() for n in phis}
+        holds: dict = {n: set() for n in phis}
+        for n in phis:
+            end = _unstale(after[n])
+            if not isinstance(end, Var):
+                continue
+            for m in names:
+                other = self.memory(_unstale(after[m]))
+                if m != n and self.memory(end) & other and not self.memory(phis[n]) & self.memory(start[m]):
+                    found[n].add(start[m])
+                if m != n and self.viewed(end) & other and not self.viewed(phis[n]) & self.memory(start[m]):
+                    holds[n].add(start[m])
+        return found, holds
+
+    def is_list(self, v: Var) -> bool:
+        return any(self.b.aval(u).kind == "list" for u in self.may_be(v))
+
+    def read_from_list(self, v: Var) -> bool:
+        """Whether ``v`` is an element read out of a list (``zs[i]``, or a loop's variable over it)."""
+        return bool(self.source_lists(v))
+
+    def source_lists(self, v: Var) -> set:
+        """The list ``v`` was read out of, if it is an element of one (``zs[i]``, or a loop's variable over it)."""
+        made = self.b.made.get(v)
+        if made is None or not isinstance(made[0], Assign) or made[0].prim.fn is not operator.getitem:
+            return set()
+        xs = made[0].args[0]
+        return {xs} if isinstance(xs, Var) and self.is_list(xs) else set()
+
+    def held(self, v) -> set:
+        """What a list holding ``v`` shares memory with: the object ``v`` may be, and what that may view. An
+        element read out of a list is one of the values that list holds, not the list: ``[e for e in xs]`` holds
+        what ``xs`` holds, and ``[zs[0]]`` the list ``zs`` holds."""
+        if not isinstance(v, Var):
+            return set()
+        read_from = set().union(*(self.source_lists(u) for u in self.may_be(v)))
+        return self.may_be(v) | (self.viewed(v) - read_from)
+
+    def memory(self, v: Var) -> set:
+        """The variables whose memory ``v`` may share: what it may be, and (for an array) what it may view. A
+        list holds its values without sharing their memory: appending to it changes none of them."""
+        objects = self.may_be(v)
+        if any(self.b.aval(u).kind == "list" for u in objects):
+            return objects
+        return objects | {u for u in self.viewed(v) if self.b.aval(u).kind != "list"}
 
     def branch(self, lower):
         """(scope after, statements, result) of ``lower()``, run as one path of a branch: on a copy of the scope,
@@ -512,7 +583,8 @@ class Lowerer:
         """Bind a name, or write into an array: ``y[i] = v``."""
         if isinstance(target, ast.Subscript):
             base = self.array_target(target)
-            self.write(target, base, self.at(target).call(setitem, base, self.index(target.slice), value, hint=""))
+            new = self.at(target).call(setitem, base, self.index(target.slice), value, hint="")
+            self.write(target, base, new, append=self.is_list(base))  # xs[i] = v changes the list, not its values
         else:
             self.scope[target.id] = value
 
@@ -566,7 +638,8 @@ class Lowerer:
         """After ``old``'s array (or list) is changed in place into ``new``: every name for it sees the change (as
         in Python), and a name that may share memory with it without being it (a view, a value chosen by a
         branch) is stale: using it later is an error unless it turns out not to be an array. An ``append`` changes
-        the list alone, not the values it holds (``a = xs[0]`` keeps its value)."""
+        the list alone, not the values it holds (``a = xs[0]`` keeps its value), but a list holding the list sees
+        it (``zs = [xs]``, and ``w = zs[0]``, which is ``xs``)."""
         name = name or target.value.id
         new.hint = _hint(name)
         objects = self.may_be(old)
@@ -580,6 +653,11 @@ class Lowerer:
                 self.may_be(v) & objects
                 or not append
                 and (objects & self.b.views.get(v, set()) or v in self.b.views.get(old, ()))
+                or append
+                and any(
+                    self.is_list(u) and not self.may_be(u) & objects and self.viewed(u) & objects
+                    for u in {v} | self.viewed(v)
+                )
             ):
                 self.scope[n] = _Stale(v, f"may share memory with {name!r}, which line {where} writes into")
 
@@ -594,11 +672,24 @@ class Lowerer:
         if op is None:
             self.unsupported(st.op)
         if isinstance(st.target, ast.Subscript):  # y[i] += v: read the element, update it, write it back
+            checks = len(self.b.checks)
             base = self.array_target(st.target)
             index = self.index(st.target.slice)
             item = self.at(st.target).call(operator.getitem, base, index)
+            if self.is_list(base):
+                # xs[i] += v on a list is xs[i].__iadd__(v): an array the list holds changes in place, and so
+                # does every other name or list holding it; xs[i] + v would be a new array
+                target, symbol = ast.unparse(st.target), ast.unparse(st).split()[1][:-1]
+                message = (
+                    f"'{ast.unparse(st)}' changes in place the array that {target} may be, which other names and "
+                    "lists may hold too"
+                )
+                hint = f"write {target} = {target} {symbol} ... to put a new array in the list"
+                # before array_target's checks: this is what the write would get wrong
+                self.b.checks.insert(checks, (item, self.loc(st), message, hint))
             value = self.at(st).call(op[0], item, self.expr(st.value))
-            self.write(st.target, base, self.at(st.target).call(setitem, base, index, value))
+            new = self.at(st.target).call(setitem, base, index, value)
+            self.write(st.target, base, new, append=self.is_list(base))
             return
         name = st.target.id
         current = self.name(st.target)
@@ -701,10 +792,16 @@ class Lowerer:
             name = call.func.value.id
             current = self.name(call.func.value)
             self.check_owned(current, name, call.func.value, views=False)
+            if any(self.read_from_list(u) for u in self.may_be(current)):  # w = zs[0] is the list zs holds
+                self.check(
+                    current,
+                    self.loc(call.func.value),
+                    f"{name!r} may be a list that another list holds, which appending to it would change too",
+                    f"append to a new list ({name} = [v for v in {name}]) if the other list should not change",
+                )
             value = self.expr(call.args[0])
             new = self.at(call).call(list_append, current, value)
-            held = self.b.views.get(current, set()) | ({value} if isinstance(value, Var) else set())
-            self.b.views[new] = held  # it holds v itself, not a copy
+            self.b.views[new] = self.viewed(current) | self.held(value)  # it holds v itself, not a copy
             self.write(call, current, new, name, append=True)
             return
         raise UnsupportedSyntaxError(
@@ -873,7 +970,7 @@ class Lowerer:
                     self.loc(node),
                     f"{node.id!r} {value.why}",
                     f"copy it before the write ({node.id} = {node.id}.copy()) if it should keep its old values"
-                    if self.b.aval(value.value).kind != "list"
+                    if all(self.b.aval(u).kind != "list" for u in self.may_be(value.value))
                     else f"put copies in the list ({node.id}.append(y.copy())) if it should keep the old values",
                 )
                 return value.value
@@ -939,7 +1036,7 @@ class Lowerer:
         """``[a, b * c]`` (or ``[]``): a new list holding those values."""
         items = self.pack(node)
         out = self.at(node).call(new_list, items, hint=hint)
-        self.b.views[out] = {v for v in items.operands() if isinstance(v, Var)}  # it holds them, not copies
+        self.b.views[out] = set().union(*map(self.held, items.operands()))  # it holds them, not copies
         return out
 
     def _tuple(self, node: ast.Tuple, hint):

@@ -38,6 +38,7 @@ class Builder:
         self.views: dict = {}  # variable -> the variables whose memory it may share (x[1:], x.T, ...)
         self.checks: list = []  # see Function.checks
         self.updated: set = set()  # see Function.updated
+        self.has_lists: bool | None = None  # whether a value is a list (simplify.py asks, once)
         # variable -> (its Assign, the body list it was appended to): statements are appended through call() or
         # emit() and never removed, so producer() needs no scan
         self.made: dict = {}

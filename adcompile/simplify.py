@@ -97,8 +97,15 @@ ZEROS_OF_ARRAY = dataclasses.replace(lookup(np.zeros_like), name="zeros_like (of
 
 @fold(np.zeros_like)
 def _(b, x, **kw):
-    known = b.aval(x).array is True and b.aval(x).kind in ("b", "i", "u", "f", "c")  # an ndarray, not a list
+    # known to be an ndarray: an element of a list of lists has the abstract value of a row, but is a list
+    known = b.aval(x).array is True and b.aval(x).kind in ("b", "i", "u", "f", "c") and not _has_lists(b)
     return b.call(ZEROS_OF_ARRAY, x) if known and not kw else None
+
+
+def _has_lists(b) -> bool:
+    if b.has_lists is None:  # the function's own values are known before its adjoint is built
+        b.has_lists = any(av.kind == "list" for av in list(b.avals.values()) if isinstance(av, A.Aval))
+    return b.has_lists
 
 
 @fold(operator.truediv)

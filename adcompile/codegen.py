@@ -496,6 +496,24 @@ def _defines(kind, st) -> list:
     return []
 
 
+def _taken_on_the_else_path(st: If, events, i: int, names: dict, last_use: dict) -> list:
+    """(name, variable) for each value that the else path of ``st`` (whose then path ends at event ``i``) writes
+    in place into an array named before the branch, and that is still used after the branch: it will hold that
+    name then, whatever the joins are called."""
+    end = next(k for k in range(i, len(events)) if events[k][0] == "else_end" and events[k][1] is st)
+    source: dict = {}  # an in-place write's result -> the array it was written into
+    out = []
+    for kind, s2 in events[i + 1 : end]:
+        if kind == "assign" and s2.prim in IN_PLACE:
+            source[s2.target] = s2.args[0]
+            root = s2.args[0]
+            while root not in names and root in source:
+                root = source[root]
+            if root in names and last_use.get(s2.target, -1) > end:
+                out.append((names[root], s2.target))
+    return out
+
+
 def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
     """Deterministic Python names for every variable (see the module docstring)."""
     names: dict = {}
@@ -543,26 +561,40 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
             values = [j[1] for j in st.joins]
             targets = [j[0] for j in st.joins]
             own = {j[0]: j[1] for j in st.joins if isinstance(j[1], Var) and values.count(j[1]) == 1}
+            taken = _taken_on_the_else_path(st, events, i, names, last_use)
         else:
             continue
+
+        def clash(name: str) -> bool:
+            """A join may not take a name the else path writes into in place for a value that outlives the
+            branch (the join, assigned at the end of that path, would overwrite it), unless that is its own."""
+            if kind != "then_end":
+                return False
+            own_else = next(j[2] for j in st.joins if j[0] is v)
+            return any(n == name and w is not own_else for n, w in taken)
 
         for v in targets:
             x = own.get(v) if own else None
             if v in names:
                 continue
             hint = hints.get(v, v.hint)
-            if not hint and x is not None and x in names and last_use.get(x) == i:
+            if not hint and x is not None and x in names and last_use.get(x) == i and not clash(names[x]):
                 candidate = names[x]  # the then path's temporary ends here: the join takes over its name
             elif not hint:
                 temp += 1
                 candidate = f"_t{temp}"
-                while candidate in reserved or candidate in holder:
+                while candidate in reserved or candidate in holder or clash(candidate):
                     temp += 1
                     candidate = f"_t{temp}"
             else:
                 base = hint
                 candidate, k = base, 1
-                while candidate in reserved or keyword.iskeyword(candidate) or not free(candidate, v, i, own):
+                while (
+                    candidate in reserved
+                    or keyword.iskeyword(candidate)
+                    or not free(candidate, v, i, own)
+                    or clash(candidate)
+                ):
                     k += 1
                     candidate = f"{base}_{k}"
             names[v] = candidate

@@ -227,13 +227,6 @@ def merged_then_updated_in_both_branches(x, y):
     return np.sum(a * a) + np.sum((0.5 * y + y) if np.sum(x) > 0.2 else (0.5 * y + y) * x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generated code names the else branch's join like the in-place sum 0.5 * y + y it multiplies "
-    "(_t1 += y; _t7 = _t1 * x; _t1 = _t7), and the reverse sweep then reads the joined value for the sum: "
-    "the gradient is off (x: -99.288 for -96.228); found by test_random_programs_writing_into_arrays_... "
-    "at FUZZ_EXAMPLES=1000",
-)
 def test_a_value_merged_and_updated_in_place_in_a_branch_keeps_the_gradient():
     x, y = np.array([-0.7, -1.5, -0.2, 0.1]), np.arange(12.0).reshape(3, 4) / 10
     check(merged_then_updated_in_both_branches, x, y)

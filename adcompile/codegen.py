@@ -26,10 +26,10 @@ import os
 import numpy as np
 
 from .inplace import ACCUMULATE_IN_PLACE, ADD_AT_IN_PLACE, APPEND_IN_PLACE, IN_PLACE, SET_IN_PLACE
-from .simplify import ZEROS_OF_ARRAY
 from .ir import Assign, Break, For, Function, Global, If, Index, Pack, Pop, Push, Slice, Var, walk
 from .primitives import BINOPS, COMPARES, UNARYOPS
 from .runtime import new_list, new_tuple
+from .simplify import ZEROS_OF_ARRAY
 
 getitem = operator.getitem
 
@@ -547,6 +547,7 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
             if last_use.get(st.target, -1) >= last_use.get(holder.get(name), -1):
                 holder[name] = st.target
             continue
+        taken, own_else = [], {}
         if kind == "assign":
             targets, own = [st.target], None
         elif kind in ("for", "pop"):
@@ -561,29 +562,25 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
             values = [j[1] for j in st.joins]
             targets = [j[0] for j in st.joins]
             own = {j[0]: j[1] for j in st.joins if isinstance(j[1], Var) and values.count(j[1]) == 1}
+            # nor a name the else path writes into in place for a value that outlives the branch (the join,
+            # assigned at the end of that path, would overwrite it), unless that value is the join's own
             taken = _taken_on_the_else_path(st, events, i, names, last_use)
+            own_else = {j[0]: j[2] for j in st.joins}
         else:
             continue
-
-        def clash(name: str) -> bool:
-            """A join may not take a name the else path writes into in place for a value that outlives the
-            branch (the join, assigned at the end of that path, would overwrite it), unless that is its own."""
-            if kind != "then_end":
-                return False
-            own_else = next(j[2] for j in st.joins if j[0] is v)
-            return any(n == name and w is not own_else for n, w in taken)
 
         for v in targets:
             x = own.get(v) if own else None
             if v in names:
                 continue
             hint = hints.get(v, v.hint)
-            if not hint and x is not None and x in names and last_use.get(x) == i and not clash(names[x]):
+            clash = {n for n, w in taken if w is not own_else.get(v)}
+            if not hint and x is not None and x in names and last_use.get(x) == i and names[x] not in clash:
                 candidate = names[x]  # the then path's temporary ends here: the join takes over its name
             elif not hint:
                 temp += 1
                 candidate = f"_t{temp}"
-                while candidate in reserved or candidate in holder or clash(candidate):
+                while candidate in reserved or candidate in holder or candidate in clash:
                     temp += 1
                     candidate = f"_t{temp}"
             else:
@@ -593,7 +590,7 @@ def _name_vars(fn: Function, events, reserved: set, last_use: dict) -> dict:
                     candidate in reserved
                     or keyword.iskeyword(candidate)
                     or not free(candidate, v, i, own)
-                    or clash(candidate)
+                    or candidate in clash
                 ):
                     k += 1
                     candidate = f"{base}_{k}"

@@ -32,7 +32,7 @@ from . import avals as A
 from .builder import Builder, _key
 from .calls import Call, Pullback, item_primitive, pullback
 from .cse import merged
-from .errors import NonDifferentiableError, UnsupportedSyntaxError
+from .errors import NonDifferentiableError
 from .inplace import IN_PLACE, check_writes, written_in_place
 from .ir import Assign, Break, Const, For, Function, Global, If, Pack, Pop, Push, Return, Var, flatten, numbers, walk
 from .lower import lower_rule

@@ -1621,7 +1621,8 @@ def lower_function(src: Source) -> Function:
                 hint="return the value to differentiate",
             )
         name = node.name
-    return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars, checks=b.checks, updated=frozenset(b.updated))
+    updated = frozenset(b.updated)
+    return Function(name, params, b.body, ret, src.filename, node.lineno, kwvars, checks=b.checks, updated=updated)
 
 
 def _breaks(loop) -> bool:

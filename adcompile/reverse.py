@@ -15,11 +15,11 @@ import operator
 import numpy as np
 
 from . import avals as A
+from .batch import batched_outer_products
 from .builder import Builder
 from .calls import Call, item_primitive, pullback, pullback_primitive
-from .batch import batched_outer_products
 from .cse import merged
-from .errors import NonDifferentiableError, OutputError, UnsupportedSyntaxError
+from .errors import NonDifferentiableError, OutputError
 from .inplace import check_writes, written_in_place
 from .ir import (
     Assign,

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import avals as A
 from .builder import Builder, const_value
-from .ir import Assign, Break, Const, For, If, Index, Push, Slice, map_operand, walk
+from .ir import Assign, Break, Const, For, If, Index, Push, Slice, Var, map_operand, walk
 from .primitives import lookup
 from .runtime import expand_to, max_slope, min_slope, owned, reshape_like, unbroadcast, unpacked, written_part
 
@@ -299,3 +299,63 @@ def without_known_checks(body: list, result, avals: dict):
         return out
 
     return rewrite(body), sub(result)
+
+
+def negations_folded(body: list, result, avals: dict) -> list:
+    """``body`` with each negation of a scaled value made while building, ``t = c * u`` (or ``u * c``, or
+    ``u + u``, which is ``2 u``) then ``s = -t``, done as one product ``s = (-c) * u`` where nothing else reads
+    ``t``. The builder cannot do it as it goes: it does not know yet whether ``t`` will be read again (the adjoint
+    of ``1 - x`` negates ``2 (1 - x)``, whose product nothing else reads). Only floats, so the type is kept."""
+    uses: dict = {}
+    for st in walk(body):
+        ops = [*st.operands(), *(x for j in st.joins for x in j[1:])] if isinstance(st, If) else list(st.operands())
+        if isinstance(st, For):
+            ops += [x for c in st.carried for x in c[1:]]
+        for op in ops:
+            if isinstance(op, Var):
+                uses[op] = uses.get(op, 0) + 1
+    for op in _flat(result):
+        if isinstance(op, Var):
+            uses[op] = uses.get(op, 0) + 1
+
+    def scaled(st) -> tuple | None:
+        """(c, u) if ``st`` computes ``c * u`` with a literal float ``c`` and a float ``u``."""
+        if not isinstance(st, Assign) or st.kwargs or avals.get(st.target, A.UNKNOWN).kind != "f":
+            return None
+        x, y = (st.args + (None, None))[:2]
+        if st.prim.fn is operator.add and x is y and isinstance(x, Var):
+            return 2.0, x
+        if st.prim.fn is operator.mul:
+            for c, u in ((x, y), (y, x)):
+                if isinstance(const_value(c), float) and isinstance(u, Var) and avals.get(u, A.UNKNOWN).kind == "f":
+                    return const_value(c), u
+        return None
+
+    def rewrite(body):
+        made = {st.target: st for st in body if isinstance(st, Assign)}
+        out, dropped = [], set()
+        for st in body:
+            if isinstance(st, If):
+                st = dataclasses.replace(st, then=rewrite(st.then), orelse=rewrite(st.orelse))
+            elif isinstance(st, For):
+                st = dataclasses.replace(st, body=rewrite(st.body))
+            elif isinstance(st, Assign) and st.prim.fn is operator.neg and isinstance(st.args[0], Var):
+                t = st.args[0]
+                ours = st.sweep == "reverse" and t in made and made[t].sweep == "reverse"  # never the user's code
+                found = scaled(made[t]) if ours and uses.get(t) == 1 else None
+                if found is not None:
+                    c, u = found
+                    dropped.add(id(made[t]))
+                    st = Assign(st.target, lookup(operator.mul), (Const(-c), u), (), st.loc, st.sweep)
+            out.append(st)
+        return [st for st in out if id(st) not in dropped]
+
+    return rewrite(body)
+
+
+def _flat(value):
+    if isinstance(value, tuple):
+        for v in value:
+            yield from _flat(v)
+    else:
+        yield value

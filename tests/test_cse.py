@@ -12,6 +12,21 @@ def rosenbrock(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+def negated_in_the_source(x):
+    t = 2.0 * x
+    return np.sum(-t * x)
+
+
+def test_a_negated_product_nothing_else_reads_is_one_product():
+    """The adjoint of (1 - a) ** 2 negates 2 (1 - a): done as -2.0 * (1 - a). The user's own -t stays."""
+    x = np.linspace(-1.0, 1.0, 6)
+    source = derivative_source(rosenbrock, args=(x,))
+    assert " = -2.0 * _t" in source and " = -_t" not in source
+    user = derivative_source(negated_in_the_source, args=(x,))
+    assert "t = 2.0 * x" in user and "= -t" in user
+    np.testing.assert_allclose(grad(negated_in_the_source)(x), -4.0 * x, rtol=1e-14)  # f = -2 sum(x ** 2)
+
+
 def test_a_slice_written_twice_is_taken_once_and_its_adjoint_added_once():
     x = np.linspace(-1.0, 1.0, 6)
     source = derivative_source(rosenbrock, args=(x,))

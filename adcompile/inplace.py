@@ -51,6 +51,7 @@ def written_in_place(fn: Function, avals: dict) -> Function:
     live_out: dict = {}
     _liveness(fn.body, {v for v in fn.ret.operands() if isinstance(v, Var)}, live_out)
     edges = _sharing(fn.body, avals)
+    graph = (edges, _links(edges))
     holders = _holders(fn.body, avals)
     first = {id(st) for loop in walk(fn.body) if isinstance(loop, For) for st in _first_writes(loop, producers)}
 
@@ -63,8 +64,8 @@ def written_in_place(fn: Function, avals: dict) -> Function:
                 out.append(For(st.index, st.bounds, rewrite(st.body), st.carried, st.loc, st.sweep, st.reverse))
             elif isinstance(st, Assign) and st.prim.fn in _WRITES and avals.get(st.args[0], A.UNKNOWN).array:
                 seen = live_out[id(st)]
-                out.extend(_in_place(st, avals, producers, pushed, seen, edges, holders, id(st) in first))
-            elif _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], edges, holders):
+                out.extend(_in_place(st, avals, producers, pushed, seen, graph, holders, id(st) in first))
+            elif _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], graph, holders):
                 out.append(Assign(st.target, ACCUMULATE_IN_PLACE, st.args, st.kwargs, st.loc, st.sweep))
             else:
                 out.append(st)
@@ -85,13 +86,14 @@ def _accumulates(st, avals) -> bool:
     return have.array is True and isinstance(have.shape, tuple) and have.shape == want.shape and have.kind == "f"
 
 
-def _unobserved(st: Assign, producers, pushed, live_after, edges, holders) -> bool:
+def _unobserved(st: Assign, producers, pushed, live_after, graph, holders) -> bool:
     """Whether writing ``st``'s result into its first operand cannot be observed: the array is one the function
     made, and nothing that may share its memory and holds the old contents (a list it was put in included) is
-    read afterwards or was taped."""
+    read afterwards or was taped. ``graph``: the sharing edges and their links (see :func:`_links`)."""
     old = st.args[0]
-    before = _component(old, edges) - _reach(st.target, edges) - {st.target}
-    before |= _containers(before | {old}, holders, edges)
+    edges, links = graph
+    before = _component(old, links) - _reach(st.target, edges) - {st.target}
+    before |= _containers(before | {old}, holders, links)
     fresh = all(_fresh(r, producers) for r in _roots(old, producers))
     return fresh and not (before & live_after) and not (before & pushed)
 
@@ -137,12 +139,12 @@ def _add_all(mapping: dict, key, values) -> bool:
     return True
 
 
-def _containers(values: set, holders: dict, edges: dict) -> set:
+def _containers(values: set, holders: dict, links: dict) -> set:
     """Every version of every list holding one of ``values``, or holding such a list, and so on."""
     found: set = set()
     todo = [h for v in values for h in holders.get(v, ())]
     while todo:
-        for version in _component(todo.pop(), edges) - found:
+        for version in _component(todo.pop(), links) - found:
             found.add(version)
             todo.extend(holders.get(version, ()))
     return found
@@ -168,10 +170,11 @@ def check_writes(fn: Function, avals: dict) -> None:
     live_out: dict = {}
     _liveness(fn.body, {v for v in fn.ret.operands() if isinstance(v, Var)}, live_out)
     edges, holders = _sharing(fn.body, avals), _holders(fn.body, avals)
+    links = _links(edges)
     for st in writes:
         old = st.args[0]
-        before = _component(old, edges) - _reach(st.target, edges) - {st.target}
-        seen = _containers(before | {old}, holders, edges) & live_out[id(st)]
+        before = _component(old, links) - _reach(st.target, edges) - {st.target}
+        seen = _containers(before | {old}, holders, links) & live_out[id(st)]
         if seen:
             names = ", ".join(sorted({repr(v.hint) for v in seen if v.hint})) or "a list"
             raise UnsupportedSyntaxError(
@@ -202,7 +205,7 @@ def _first_writes(loop: For, producers: dict) -> list:
     return out
 
 
-def _in_place(st: Assign, avals, producers, pushed, live_after, edges, holders, first: bool = False) -> list:
+def _in_place(st: Assign, avals, producers, pushed, live_after, graph, holders, first: bool = False) -> list:
     old = st.args[0]
     if st.prim.fn is list_append:
         prim = APPEND_IN_PLACE
@@ -210,7 +213,7 @@ def _in_place(st: Assign, avals, producers, pushed, live_after, edges, holders, 
         prim = SET_IN_PLACE
     else:
         prim = ADD_IN_PLACE if basic_index(Builder(avals), st.args[1]) else ADD_AT_IN_PLACE
-    if _unobserved(st, producers, pushed, live_after, edges, holders):
+    if _unobserved(st, producers, pushed, live_after, graph, holders):
         made = producers.get(old)
         if prim is ADD_IN_PLACE and (first or isinstance(made, Assign) and made.prim.fn in (np.zeros_like, np.zeros)):
             prim = SET_IN_PLACE  # the first addition into zeros: setting the elements is the same, and cheaper
@@ -286,20 +289,25 @@ def _sharing(body, avals) -> dict:
     return edges
 
 
-def _component(v, edges) -> set:
-    """Every variable connected to ``v`` by sharing edges, in either direction."""
-    back: dict = {}
-    for u, ws in edges.items():
-        for w in ws:
-            back.setdefault(w, set()).add(u)
+def _component(v, links: dict) -> set:
+    """Every variable connected to ``v`` by sharing edges, in either direction (``links``: see :func:`_links`)."""
     seen, todo = {v}, [v]
     while todo:
-        u = todo.pop()
-        for w in edges.get(u, set()) | back.get(u, set()):
+        for w in links.get(todo.pop(), ()):
             if w not in seen:
                 seen.add(w)
                 todo.append(w)
     return seen
+
+
+def _links(edges: dict) -> dict:
+    """The sharing edges in both directions: variable -> its neighbours."""
+    out: dict = {}
+    for u, ws in edges.items():
+        for w in ws:
+            out.setdefault(u, set()).add(w)
+            out.setdefault(w, set()).add(u)
+    return out
 
 
 def _reach(v, edges) -> set:
@@ -323,7 +331,9 @@ def _liveness(body, live: set, out: dict, leaving: frozenset = frozenset()) -> s
     ``leaving``: what is live after the while loop whose body this is, which its Break may leave."""
     live = set(live)
     for st in reversed(body):
-        out[id(st)] = out.get(id(st), set()) | live
+        # each statement below makes a new set, never changing one stored here: stored as it is, not copied
+        prev = out.get(id(st))
+        out[id(st)] = live if prev is None else prev | live
         if isinstance(st, If):
             joined = {j[0] for j in st.joins}
             then_live = _liveness(st.then, (live - joined) | {j[1] for j in st.joins}, out, leaving)

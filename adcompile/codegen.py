@@ -419,8 +419,9 @@ def _fused(events, fn: Function) -> dict:
             continue
         j = at[0]
         user = events[j][1]
-        if any(events[k][0] != "assign" for k in range(i + 1, j)) or _group(user) != _group(st):
-            continue
+        between = [events[k] for k in range(i + 1, j)]
+        if any(kind != "assign" or s2.prim in IN_PLACE for kind, s2 in between) or _group(user) != _group(st):
+            continue  # a write in place in between may change what it reads (the old value lives on elsewhere)
         reads = set()
         for op in st.operands():
             if isinstance(op, Var):

@@ -456,3 +456,17 @@ def test_array_code_keeps_one_operation_per_line():
     source = derivative_source(f, args=(np.ones(3),))
     code = [line for line in source.splitlines() if not line.strip().startswith("#")]
     assert "0.1 * _t" in source and all(line.count("np.") + line.count(" * ") <= 1 for line in code)
+
+
+def summed_in_one_branch(x, z):  # the then path adds g into itself in place after np.sum(g) was taken
+    return np.sum(np.sin((0.5 * z + x**2) if z > 0.2 else (0.5 * z + x**2) * z))
+
+
+@pytest.mark.parametrize("z", [1.09, -0.4])
+def test_an_expression_is_not_moved_past_a_write_in_place(z):
+    """np.sum(g) is fused into its use only if no write in place comes between: g += g in the then path
+    changes g, while the else path still reads the old g, so g counts as alive there."""
+    x = np.array([0.3, -0.2, 0.5, 1.1])
+    g = grad(summed_in_one_branch, argnums=(0, 1))(x, z)
+    for i in (0, 1):
+        np.testing.assert_allclose(g[i], numeric_grad(summed_in_one_branch, (x, z), i), rtol=1e-7, atol=1e-10)

@@ -89,14 +89,14 @@ def read_source(fn) -> Source:
     else:
         dedented = textwrap.dedent(text)
         shift = _indent(text) - _indent(dedented)
-        node = ast.parse(dedented).body[0]
+        # parsed after firstlineno - 1 empty lines, the nodes carry the file's line numbers: no pass over the tree
+        node = ast.parse("\n" * (firstlineno - 1) + dedented).body[0]
         if not isinstance(node, ast.FunctionDef):
             raise UnsupportedSyntaxError(
                 f"{target.__qualname__} is not a plain function definition",
                 Location(filename, firstlineno),
                 hint="async functions and generators cannot be differentiated",
             )
-        ast.increment_lineno(node, firstlineno - 1)
     closure = dict(zip(code.co_freevars, target.__closure__ or ()))
     return Source(target, node, filename, shift, target.__globals__, closure)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import avals as A
 from .builder import Builder, const_value
-from .ir import Assign, Break, Const, For, If, Index, Push, Slice, Var, map_operand, walk
+from .ir import Assign, Break, Const, For, If, Index, Push, Slice, Var, flatten, map_operand, walk
 from .primitives import lookup
 from .runtime import expand_to, max_slope, min_slope, owned, reshape_like, unbroadcast, unpacked, written_part
 
@@ -314,7 +314,7 @@ def negations_folded(body: list, result, avals: dict) -> list:
         for op in ops:
             if isinstance(op, Var):
                 uses[op] = uses.get(op, 0) + 1
-    for op in _flat(result):
+    for op in flatten(result):
         if isinstance(op, Var):
             uses[op] = uses.get(op, 0) + 1
 
@@ -351,11 +351,3 @@ def negations_folded(body: list, result, avals: dict) -> list:
         return [st for st in out if id(st) not in dropped]
 
     return rewrite(body)
-
-
-def _flat(value):
-    if isinstance(value, tuple):
-        for v in value:
-            yield from _flat(v)
-    else:
-        yield value

@@ -15,6 +15,7 @@ import operator
 import numpy as np
 
 from . import avals as A
+from .activity import activity
 from .batch import batched_outer_products
 from .builder import Builder
 from .calls import Call, item_primitive, pullback, pullback_primitive
@@ -87,62 +88,6 @@ def infer_avals(fn: Function, param_avals) -> dict:
     return b.avals
 
 
-def active_vars(fn: Function, wrt, outputs=None) -> set:
-    """Variables that depend on a differentiated input and influence the output (``outputs``: the operands that
-    count as the output, by default all that ``fn`` returns).
-
-    A branch's test only steers: it is never active. A join is active when the value on either path is.
-    """
-    varied = set(wrt)
-
-    def forward(body):
-        for st in body:
-            if isinstance(st, If):
-                forward(st.then)
-                forward(st.orelse)
-                varied.update(v for v, x, y in st.joins if x in varied or y in varied)
-            elif isinstance(st, For):
-                while True:  # until no carried value becomes varied
-                    count = len(varied)
-                    varied.update(v for v, init, nxt in st.carried if init in varied or nxt in varied)
-                    forward(st.body)
-                    varied.update(v for v, init, nxt in st.carried if init in varied or nxt in varied)
-                    if len(varied) == count:
-                        break
-            elif isinstance(st, Break):
-                continue
-            elif st.prim.differentiable and any(isinstance(a, Var) and a in varied for a in st.operands()):
-                varied.add(st.target)
-
-    useful = {v for v in (fn.ret.operands() if outputs is None else outputs) if isinstance(v, Var)}
-
-    def backward(body):
-        for st in reversed(body):
-            if isinstance(st, If):
-                for v, x, y in st.joins:
-                    if v in useful:
-                        useful.update(o for o in (x, y) if isinstance(o, Var))
-                backward(st.then)
-                backward(st.orelse)
-            elif isinstance(st, For):
-                while True:
-                    count = len(useful)
-                    for v, init, nxt in st.carried:
-                        if v in useful:
-                            useful.update(o for o in (init, nxt) if isinstance(o, Var))
-                    backward(st.body)
-                    if len(useful) == count:
-                        break
-            elif isinstance(st, Break):
-                continue
-            elif st.target in useful and st.prim.differentiable:
-                useful.update(a for a in st.operands() if isinstance(a, Var))
-
-    forward(fn.body)
-    backward(fn.body)
-    return varied & useful
-
-
 def adjoint_hint(v: Var) -> str:
     return f"b{v.hint}" if v.hint else ""
 
@@ -187,7 +132,7 @@ def reverse(
     avals = infer_avals(fn, param_avals)
     check_writes(fn, avals)
     wrt = [fn.params[i] for i in (argnums if isinstance(argnums, tuple) else (argnums,))]
-    active = active_vars(fn, wrt, [y])
+    active = activity(fn, wrt, [y])[0]
     b = Builder(avals, simplify=True, sweep="reverse")
     b.remember(fn.body)
     b.loc = fn.ret.loc

@@ -11,6 +11,7 @@ shapes" -- which is what generic (unspecialised) compilation knows: ``np.sin(x)`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,9 @@ def broadcast_shape(shapes, loc=None):
     """The broadcast of ``shapes`` as far as it is known; raises a located error if concrete shapes clash."""
     if any(s is None for s in shapes):
         return None
+    first = shapes[0] if shapes else ()
+    if isinstance(first, tuple) and all(s == first for s in shapes):  # the common case, without NumPy's call
+        return first
     concrete = [s for s in shapes if isinstance(s, tuple)]
     syms = [s for s in shapes if isinstance(s, SymShape)]
     try:
@@ -201,7 +205,7 @@ def scan(avals, kwargs, loc=None) -> Aval:
     x = avals[0]
     kind = "i" if x.kind in ("b", "i") else x.kind
     if kwargs.get("axis") is None:
-        shape = (int(np.prod(x.shape)),) if isinstance(x.shape, tuple) else None
+        shape = (math.prod(x.shape),) if isinstance(x.shape, tuple) else None
     else:
         shape = x.shape
     return Aval(shape, kind, True)  # an ndarray even for a scalar argument

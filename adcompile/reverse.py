@@ -10,6 +10,7 @@ adjoints; an input that does not reach the output gets an exact zero of its own 
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 
 import numpy as np
@@ -241,7 +242,7 @@ def _exposed(body: list, wanted: set) -> tuple[list, dict]:
 
 def _is_large(aval) -> bool:
     """Arrays big enough that holding them until the function returns costs more than a del statement."""
-    return isinstance(aval.shape, tuple) and int(np.prod(aval.shape)) >= 4096
+    return isinstance(aval.shape, tuple) and math.prod(aval.shape) >= 4096
 
 
 def _seed(b: Builder, fn: Function, y):

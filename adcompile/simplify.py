@@ -10,6 +10,7 @@ user's own operations, and each must keep the value, its shape and its dtype exa
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 
 import numpy as np
@@ -170,7 +171,7 @@ def _(b, v, x, **kw):
         return v
     expanded = _expanded_scalar(b, v)
     if expanded is not None and want == () and isinstance(have, tuple):  # the sum of n copies of s
-        return b.call(operator.mul, expanded[0], Const(int(np.prod(have))))
+        return b.call(operator.mul, expanded[0], Const(math.prod(have)))
     if isinstance(have, tuple) and isinstance(want, tuple):
         if not want:
             return b.call(np.sum, v)
@@ -215,7 +216,7 @@ def _(b, v, x, axis=None, keepdims=None):
 @fold(np.size)
 def _(b, x, **kw):
     shape = b.aval(x).shape
-    return Const(int(np.prod(shape))) if isinstance(shape, tuple) else None
+    return Const(math.prod(shape)) if isinstance(shape, tuple) else None
 
 
 @fold(np.ndim)

@@ -51,16 +51,25 @@ class Source:
             if value is not _MISSING:
                 self.deps[id(scope), name] = (scope, name, value)
                 return value
+            # a builtin stays what the name means only while no global of that name shadows it
+            self.deps[id(scope), name] = (scope, name, _MISSING)
         raise AdCompileError(f"name {name!r} is not defined", self.loc(node))
+
+    def freshness_tests(self, prefix: str = "", suffix: str = "") -> tuple[list, dict]:
+        """Python expressions, one identity test per free name, each true while the name still refers to the object
+        it referred to when the source was read; and the globals they read (named ``prefix...suffix``)."""
+        missing = f"{prefix}missing{suffix}"
+        namespace, tests = {missing: _MISSING}, []
+        for k, (container, key, value) in enumerate(self.deps.values()):
+            c, v = f"{prefix}c{k}{suffix}", f"{prefix}v{k}{suffix}"
+            namespace[c], namespace[v] = container, value
+            tests.append(f"{c}.cell_contents is {v}" if key is None else f"{c}.get({key!r}, {missing}) is {v}")
+        return tests, namespace
 
     def freshness_check(self):
         """A function returning True while every free name still refers to the object it referred to when the
-        source was read. It runs on every call of a derivative, so it is generated: one identity test per name,
-        no loop."""
-        namespace, tests = {"_missing": _MISSING}, []
-        for k, (container, key, value) in enumerate(self.deps.values()):
-            namespace[f"c{k}"], namespace[f"v{k}"] = container, value
-            tests.append(f"c{k}.cell_contents is v{k}" if key is None else f"c{k}.get({key!r}, _missing) is v{k}")
+        source was read. It runs on every call of a derivative, so it is generated: no loop."""
+        tests, namespace = self.freshness_tests()
         exec(f"def fresh():\n    return {' and '.join(tests) or 'True'}\n", namespace)
         return namespace["fresh"]
 

@@ -293,6 +293,27 @@ def test_rebinding_a_global_recompiles_every_derivative_of_the_function():
         SCALE = 2.0
 
 
+def uses_abs(x):
+    return abs(x) * x
+
+
+def _cube_abs(v):
+    return v * v
+
+
+def test_shadowing_a_builtin_with_a_global_recompiles():
+    # abs is a builtin when the source is read; a global named abs defined later takes its place in Python's lookup
+    df = grad(uses_abs)
+    assert df(-2.0) == pytest.approx(4.0)  # d/dx |x| x = 2 |x|
+    globals()["abs"] = _cube_abs  # now uses_abs(x) = x³
+    try:
+        assert uses_abs(-2.0) == -8.0
+        assert df(-2.0) == pytest.approx(12.0)
+    finally:
+        del globals()["abs"]
+    assert df(-2.0) == pytest.approx(4.0)
+
+
 def make_scaled(k):
     def scaled(x):
         return k * np.exp(x)

@@ -16,8 +16,10 @@ ndarray, shape, dtype): known shapes let broadcasting bookkeeping disappear from
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
+import re
 import types
 import weakref
 
@@ -59,7 +61,7 @@ class _Compiled:
             self.source = source
             self.fresh = source.freshness_check()
             for d in self.derivatives:  # every derivative compiled from the old IR, not only the caller's
-                d.cache.clear()
+                d.forget()
         return self.ir
 
 
@@ -90,7 +92,7 @@ class _Derived:
         if base is not self.base:
             self.ir, self.base = self.d.ir(base, None, in_place=False), base
             for d in self.derivatives:
-                d.cache.clear()
+                d.forget()
         return self.ir
 
 
@@ -210,6 +212,13 @@ class _Derivative:
         self.cache: dict = {}
         self.compiled.derivatives.add(self)
         self.name = getattr(fun, "__name__", "f")
+        self.entry: _Entry | None = None  # the function grad returned, when there is one (see _dispatcher)
+
+    def forget(self):
+        """Drop every compiled specialisation: the IR they were made from is stale."""
+        self.cache.clear()
+        if self.entry is not None:
+            self.entry.reset()
 
     def function_for(self, args):
         """The generated function that a call with these positional arguments runs."""
@@ -237,7 +246,10 @@ class _Derivative:
             else:
                 specialise = args
             if f is None:
-                f = self.cache[key] = self.build(ir, specialise)[1]
+                guard = key if self.entry is not None and self.entry.vacant() else None
+                f = self.cache[key] = self.build(ir, specialise, guard)[1]
+                if guard is not None:
+                    self.entry.install(f)
         return f
 
     def ir(self, ir: Function, args=None, in_place: bool = True):
@@ -262,8 +274,10 @@ class _Derivative:
             return forward(ir, self.argnums, avals, unit=True, outputs=outputs, in_place=in_place)
         return reverse(ir, self.argnums, avals, self.with_value, has_aux=self.has_aux, in_place=in_place)
 
-    def build(self, ir: Function, args=None):
-        """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None."""
+    def build(self, ir: Function, args=None, guard: tuple | None = None):
+        """(source, function) of the adjoint, specialised to ``args`` or generic if ``args`` is None; with ``guard``
+        (the arguments' signature key), the function is compiled with the guard that lets the function ``grad``
+        returned run its code (see :class:`_Entry`)."""
         if self.mode == "forward" or (self.split is None and isinstance(self.compiled, _Derived)):
             fn = self.ir(ir, args)
             source, namespace = generate(fn)
@@ -278,7 +292,11 @@ class _Derivative:
         sources, functions = [], []
         for part in adj if split else (adj,):
             source, namespace = generate(part)
-            f = compile_function(part, source, namespace, f"{part.name} of {self.compiled.source.filename}")
+            text = source
+            if guard is not None:
+                text, names = self.entry.guarded(source, namespace, guard)
+                namespace = {**namespace, **names}
+            f = compile_function(part, text, namespace, f"{part.name} of {self.compiled.source.filename}")
             f.__defaults__ = self.fun.__defaults__
             f.__kwdefaults__ = self.fun.__kwdefaults__
             sources.append(source)
@@ -305,9 +323,98 @@ class _Derivative:
 
 def _transform(fun, argnums, with_value: bool, has_aux: bool):
     d = _Derivative(fun, argnums, with_value, has_aux=has_aux)
-    derivative = functools.wraps(fun)(_dispatcher(d))
+    entry = _dispatcher(d)
+    derivative = functools.wraps(fun)(entry.function)
     derivative._adcompile = d
+    if isinstance(d.compiled, _Compiled):  # a derivative of a derivative keeps the generic dispatch
+        d.entry = entry
     return derivative
+
+
+class _Entry:
+    """The function ``grad`` returns, and which code it runs.
+
+    It starts with the generic dispatch (see :func:`_dispatcher`): build the arguments' signature key, look the
+    adjoint up, check that the source is fresh, call the adjoint. When the adjoint for a first signature is
+    compiled, the function starts running that adjoint's code itself (its ``__code__`` is replaced), behind a guard
+    written as its first statement: the arguments have that signature, and every free name of the source is still
+    bound to what it was (the freshness tests, written out). When the guard fails, the call goes to the generic
+    dispatch. So a call with the first signature builds no key, looks nothing up and opens no second frame.
+
+    The adjoint in the cache is compiled from the same text; its guard is switched off by a global of its own
+    namespace (``_on = False``), so the generic dispatch calling it never comes back to it."""
+
+    def __init__(self, d: _Derivative, generic, internals: dict, parameters: str, call: str):
+        self.d = d
+        self.generic = generic  # the generic dispatch, a function of its own
+        self.internals = internals  # the generic dispatch's globals
+        self.function = types.FunctionType(generic.__code__, dict(internals), generic.__name__, generic.__defaults__)
+        self.function.__kwdefaults__ = generic.__kwdefaults__
+        self.parameters = parameters  # the parameter list, defaults written None (the function keeps its own)
+        self.call = call  # the arguments, passed on as the generic dispatch passes them
+        self.switch: str | None = None  # the guard's on/off global in the adjoint compiled last with a guard
+
+    def vacant(self) -> bool:
+        return self.function.__code__ is self.generic.__code__
+
+    def reset(self):
+        if not self.vacant():
+            self.function.__code__ = self.generic.__code__
+            self.function.__globals__.update(self.internals)
+
+    def guarded(self, source: str, namespace: dict, key: tuple) -> tuple[str, dict]:
+        """``source`` with the guard for ``key`` as its first statement, and the globals the guard reads."""
+        head, body = source.split("\n", 1)
+        fdef = ast.parse(head + "\n    pass").body[0]
+        names = [a.arg for a in (*fdef.args.posonlyargs, *fdef.args.args, *fdef.args.kwonlyargs)]
+        if names != list(self.d.signature.parameters) or fdef.args.vararg or fdef.args.kwarg:
+            self.switch = None
+            return source, {}
+        taken = set(re.findall(r"[A-Za-z_]\w*", source)) | namespace.keys() | self.internals.keys()
+        suffix = "_"
+        while True:
+            tests, globs = self.d.compiled.source.freshness_tests("_", suffix)
+            fixed = {f"_{n}{suffix}" for n in ("on", "generic", "type", "ndarray")}
+            keyed = {f"_{c}{i}{suffix}" for i in range(len(key)) for c in "ksd"}
+            if not (taken & (globs.keys() | fixed | keyed)):
+                break
+            suffix += "_"
+        on, t, nd = f"_on{suffix}", f"_type{suffix}", f"_ndarray{suffix}"
+        globs.update({on: False, f"_generic{suffix}": self.generic, t: type, nd: np.ndarray})
+        failed = []
+        for i, (p, item) in enumerate(zip(names, key)):
+            if isinstance(item, tuple):  # an array: (shape, dtype)
+                globs[f"_s{i}{suffix}"], globs[f"_d{i}{suffix}"] = item
+                failed.append(f"{t}({p}) is not {nd} or {p}.shape != _s{i}{suffix} or {p}.dtype is not _d{i}{suffix}")
+            else:
+                globs[f"_k{i}{suffix}"] = item
+                failed.append(f"{t}({p}) is not _k{i}{suffix}")
+        if tests:
+            failed.append(f"not ({' and '.join(tests)})")
+        self.switch = on
+        name = head[len("def ") : head.index("(")]
+        guard = f"    if {on} and ({' or '.join(failed)}): return _generic{suffix}({self.call})"
+        first, rest = body.split("\n", 1)
+        if first.lstrip().startswith("#"):  # in place of the first comment: the lines keep their numbers
+            body = rest
+        return f"def {name}({self.parameters}):\n{guard}\n{body}", globs
+
+    def install(self, f):
+        """Run ``f``'s code (compiled with the guard :meth:`guarded` wrote) in the function itself."""
+        code, generic = f.__code__, self.generic.__code__
+        same = ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_freevars")
+        if self.switch is None or any(getattr(code, a) != getattr(generic, a) for a in same):
+            return
+        if code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] != generic.co_varnames[
+            : generic.co_argcount + generic.co_kwonlyargcount
+        ]:
+            return
+        scope, mine = f.__globals__, self.function.__globals__
+        if any(scope[k] is not v for k, v in self.internals.items() if k in scope and k != "__builtins__"):
+            return  # a name of the user's that the generic dispatch uses too: keep the generic dispatch
+        mine.update(scope)
+        mine[self.switch] = True
+        self.function.__code__ = code
 
 
 def _dispatcher(d: _Derivative):
@@ -353,6 +460,7 @@ def _dispatcher(d: _Derivative):
     positional = [p.name for p in params[: d.nparams]]
     values = ", ".join(positional) + ("," if len(positional) == 1 else "")
     call = ", ".join([*positional, *(f"{p.name}={p.name}" for p in params[d.nparams :])])
+    bare = [part.split("=")[0] + ("=None" if "=" in part else "") for part in parts]
     source = (
         f"def {name}({', '.join(parts)}):\n"
         f"    {key} = ({', '.join(f'({p}.shape, {p}.dtype) if {t}({p}) is {nd} else {t}({p})' for p in positional)}"
@@ -364,7 +472,8 @@ def _dispatcher(d: _Derivative):
     )
     exec(compile(source, f"<adcompile dispatch of {name}>", "exec"), namespace)
     d.dispatch_source = source
-    return namespace[name]
+    internals = dict(namespace)
+    return _Entry(d, internals.pop(name), internals, ", ".join(bare), call)
 
 
 def grad(fun=None, argnums: int | tuple = 0, has_aux: bool = False):

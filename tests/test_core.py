@@ -443,6 +443,90 @@ def test_the_dispatch_function_works_whatever_the_names_of_the_function_and_its_
     assert grad(_get, argnums=1)(1.0, f=4.0) == 3.0
 
 
+# ── the function grad returns runs the adjoint of its first signature itself, behind a guard ─────────────
+
+SHIFT = 1.0
+
+
+def shifted_square(x):
+    return np.sum((x - SHIFT) ** 2)  # d/dx = 2 (x - SHIFT)
+
+
+def test_after_its_first_signature_grad_runs_that_adjoint_behind_a_guard():
+    dg = grad(shifted_square)
+    generic = dg.__code__
+    assert dg(3.0) == 4.0
+    assert dg.__code__ is not generic  # no dispatch: it runs the adjoint for one float itself
+    # every other signature fails the guard and takes the generic dispatch, and comes back right
+    np.testing.assert_array_equal(dg(np.array([3.0, 0.0])), [4.0, -2.0])
+    np.testing.assert_array_equal(dg(np.array([3.0, 0.0, 1.0])), [4.0, -2.0, 0.0])
+    assert dg(np.array([3.0], dtype=np.float32)).dtype == np.float32
+    assert dg(np.float64(0.5)) == -1.0 and dg(0.5) == -1.0
+    with pytest.raises(TypeError, match="integer"):
+        dg(3)  # checked by the generic dispatch, as before any call
+
+
+def inner_product(x, y):
+    return np.sum(x * y)
+
+
+def test_the_guard_checks_shapes_and_dtypes():
+    # specialised to y of x's shape, the adjoint of y is x itself: for y of shape (1,) that would be wrong
+    dy = grad(inner_product, argnums=1)
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(dy(x, np.ones(3)), x)
+    np.testing.assert_array_equal(dy(x, np.ones(1)), [6.0])
+    x32 = x.astype(np.float32)
+    assert dy(x32, np.ones(3, dtype=np.float32)).dtype == np.float32
+    np.testing.assert_array_equal(dy(x, np.ones(3)), x)
+
+
+def test_the_guard_sees_a_rebound_global():
+    global SHIFT
+    dg = grad(shifted_square)
+    assert dg(3.0) == 4.0
+    SHIFT = 2.0
+    try:
+        assert dg(3.0) == 2.0  # read again, compiled again, and guarded again
+        assert dg(3.0) == 2.0
+    finally:
+        SHIFT = 1.0
+    assert dg(3.0) == 4.0
+
+
+def _on_(_type_, _k0_=2.0, *, _generic_=1.0):  # names the guard would take
+    return _type_ * _k0_ * _type_ + _generic_ * _type_
+
+
+_slow = np.array([1.0, 2.0])  # a name of the generic dispatch, in the adjoint's namespace too
+
+
+def scaled_by_a_global_array(x):
+    return np.sum(_slow * x * x)
+
+
+def test_the_guard_gives_way_to_the_users_names():
+    d_on = grad(_on_, argnums=(0, 1))
+    assert d_on(3.0) == (13.0, 9.0) and d_on(3.0) == (13.0, 9.0)
+    assert d_on(3.0, 1.0, _generic_=0.0) == (6.0, 9.0)
+    x = np.array([1.0, -1.0])
+    d_slow = grad(scaled_by_a_global_array)
+    for _ in range(2):
+        np.testing.assert_array_equal(d_slow(x), 2.0 * _slow * x)
+
+
+def positional_and_keyword(x, y=2.0, /, z=3.0, *, w=4.0):
+    return x * y * z * w
+
+
+def test_the_guarded_adjoint_binds_arguments_as_the_function_does():
+    dg = grad(positional_and_keyword, argnums=(0, 1, 2))
+    assert dg(1.0) == (24.0, 12.0, 8.0)
+    assert dg(1.0, 2.0, z=1.0, w=1.0) == (2.0, 1.0, 2.0)
+    with pytest.raises(TypeError):
+        dg(1.0, y=2.0)  # y is positional-only, in the guarded code too
+
+
 # ── printing: a temporary number used once is written into its use ───────────────────────────────────
 
 

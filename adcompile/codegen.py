@@ -2,7 +2,8 @@
 
 Each statement becomes one ``ast.Assign`` whose right-hand side is one primitive applied to names and literals,
 printed with :func:`ast.unparse`; a temporary number used once, by a statement of the same source line, is written
-into that statement's expression instead (see :func:`_fused`). Statements are grouped under a comment naming the
+into that statement's expression instead, and so is an adjoint's partial sum used only by the next contribution's
+statement (see :func:`_fused`). Statements are grouped under a comment naming the
 source line they come from.
 
 Naming is deterministic: parameters keep their names; a variable takes its hint (``y1``, ``by1``) unless the name is
@@ -396,8 +397,10 @@ def _signature(fn: Function, names: dict) -> str:
 def _fused(events, fn: Function) -> dict:
     """Temporary -> its statement, for each number computed for one later statement of the same source line's
     group: that statement uses the expression itself (``u = x + 0.1 * math.sin(y)``), as a person would write it,
-    and Python does not store and reload the value. Only pure operations (operators, ``math``/NumPy functions) are
-    moved, and only where what they read is still alive, under the same names, where they are used."""
+    and Python does not store and reload the value. An adjoint's partial sum used only by the statement adding the
+    next contribution joins it in any later group of the reverse sweep (``bz = (x + x) * z + _t13 - ba / _t2``).
+    Only pure operations (operators, ``math``/NumPy functions) are moved, and only where what they read is still
+    alive, under the same names, where they are used."""
     if not fn.scalars:
         return {}
     last_use = _last_uses(events, fn.ret)
@@ -412,7 +415,8 @@ def _fused(events, fn: Function) -> dict:
     fused: dict = {}
     leaves: dict = {}  # fused variable -> the variables its whole expression reads
     for i, (kind, st) in enumerate(events):
-        if not (kind == "assign" and _movable(st) and st.target in fn.scalars and not st.target.hint):
+        reverse = st.sweep == "reverse"  # an adjoint's partial sums (bx = bx + ...) may join one expression
+        if not (kind == "assign" and _movable(st) and st.target in fn.scalars and (reverse or not st.target.hint)):
             continue
         at = uses.get(st.target, [])
         if len(at) != 1 or at[0] >= len(events) or events[at[0]][0] != "assign":
@@ -420,14 +424,24 @@ def _fused(events, fn: Function) -> dict:
         j = at[0]
         user = events[j][1]
         between = [events[k] for k in range(i + 1, j)]
-        if any(kind != "assign" or s2.prim in IN_PLACE for kind, s2 in between) or _group(user) != _group(st):
+        if any(kind != "assign" or s2.prim in IN_PLACE for kind, s2 in between):
             continue  # a write in place in between may change what it reads (the old value lives on elsewhere)
+        # an adjoint's partial sum (bx = bx + ...) joins the statement adding the next contribution, wherever that
+        # is in the reverse sweep; temporaries stay in their source line's group, which the display keeps apart
+        chained = reverse and bool(st.target.hint) and user.sweep == "reverse"
+        if _group(user) != _group(st) and not chained:
+            continue
         reads = set()
         for op in st.operands():
             if isinstance(op, Var):
                 reads |= leaves.get(op, {op})
-        # what it reads still has its name at the use: it is alive there, or nothing is assigned in between
-        if all(last_use.get(v, -1) >= j for v in reads) or not any(_defines(*events[k]) for k in range(i + 1, j)):
+        # what it reads still has its name at the use: it is alive there, or nothing is assigned in between, or
+        # (in the reverse sweep) names are given with what it reads alive up to its use (_last_uses with fused)
+        if (
+            chained
+            or all(last_use.get(v, -1) >= j for v in reads)
+            or not any(_defines(*events[k]) for k in range(i + 1, j))
+        ):
             fused[st.target], leaves[st.target] = st, reads
     return fused
 

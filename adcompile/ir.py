@@ -247,11 +247,11 @@ def targets(st) -> list:
 
 
 def numbers(body, avals: dict) -> frozenset:
-    """The temporaries ``body``'s statements assign that abstract values say are floating-point numbers, not
-    arrays (see Function.scalars)."""
+    """The temporaries and adjoints ``body``'s statements assign that abstract values say are floating-point
+    numbers, not arrays (see Function.scalars)."""
     out = []
     for st in walk(body):
-        if isinstance(st, Assign) and not st.target.hint:
+        if isinstance(st, Assign) and (not st.target.hint or st.sweep == "reverse"):
             av = avals.get(st.target)
             if av is not None and av.array is False and av.kind == "f":
                 out.append(st.target)

@@ -180,6 +180,8 @@ def _normalise(prim: Primitive, args, kw, loc):
         return args, kw
     t = prim.template("vjp")
     n = len(t.outputs)
+    if not kw and len(args) == n and not (args and _same_literal(args[-1], None)):
+        return args, kw  # the common case: every operand in its place, nothing by keyword
     accepted = t.params[2:]
     names, defaults = _signature(prim.fn)
     if len(args) > n:

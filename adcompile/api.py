@@ -497,8 +497,9 @@ def grad(fun=None, argnums: int | tuple = 0, has_aux: bool = False):
     """The gradient of a scalar-valued function, compiled to Python source.
 
     Usable bare (``@grad``) or with arguments (``@grad(argnums=(0, 1))``). With an int ``argnums`` the result is
-    the gradient with respect to that positional argument, with the argument's shape and dtype (a float for a
-    Python float or a 0-d array); with a tuple it is a tuple of gradients. With ``has_aux=True`` the function
+    the gradient with respect to that positional argument, with the argument's shape (a float for a Python float or
+    a 0-d array) and the dtype NumPy computes it in (a float32 argument gets a float32 gradient unless the function
+    mixes it with float64 values); with a tuple it is a tuple of gradients. With ``has_aux=True`` the function
     returns a pair ``(output, aux)``; the derivative returns ``(gradient, aux)``.
 
     >>> import numpy as np

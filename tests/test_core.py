@@ -478,6 +478,9 @@ def test_the_guard_checks_shapes_and_dtypes():
     np.testing.assert_array_equal(dy(x, np.ones(1)), [6.0])
     x32 = x.astype(np.float32)
     assert dy(x32, np.ones(3, dtype=np.float32)).dtype == np.float32
+    # the dtype is the one NumPy computes the gradient in (docs/api.md): float64 data promotes it
+    mixed = dy(x, np.ones(3, dtype=np.float32))
+    assert mixed.dtype == np.float64 and np.array_equal(mixed, x)
     np.testing.assert_array_equal(dy(x, np.ones(3)), x)
 
 

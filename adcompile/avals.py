@@ -99,9 +99,12 @@ def broadcast_shape(shapes, loc=None):
 
 
 _KIND_ORDER = "buifc"
+_KINDS = frozenset(_KIND_ORDER)
 
 
 def join_kind(kinds, at_least: str = "b") -> str | None:
+    if at_least == "b" and kinds and kinds[0] in _KINDS and all(k == kinds[0] for k in kinds):
+        return kinds[0]  # the common case: operands of one kind
     if any(k is None for k in kinds):
         return None
     if any(k not in _KIND_ORDER for k in kinds):  # "list": only a list joins a list

@@ -90,6 +90,7 @@ class Builder:
         """Emit ``fn(*args, **kwargs)`` and return the operand holding its result."""
         prim = fn if isinstance(fn, Primitive) else (lookup(fn) or primitive(fn))
         args, kw = _normalise(prim, args, tuple(kwargs.items()), self.loc)
+        key = None
         if self.simplify:
             size = len(self.body)
             folded = self._fold(prim, args, kw)
@@ -107,8 +108,8 @@ class Builder:
         self.emit(Assign(target, prim, tuple(args), kw, self.loc, self.sweep))
         if args and isinstance(args[0], Var) and not returns_new(prim):
             self.views[target] = {args[0]} | self.views.get(args[0], set())
-        if self.simplify:
-            self.memo[_key(prim, args, kw)] = target
+        if key is not None:
+            self.memo[key] = target
         return target
 
     def result_aval(self, prim: Primitive, args, kwargs: dict):

@@ -49,7 +49,7 @@ from .rules_linalg import multi_dot_part
 from .rules_multi import REFUSED
 from .rules_shape import PACKING
 from .runtime import index_add, owned, part_of, replayable, scalar_seed, zeros_like
-from .simplify import negations_folded, without_known_checks
+from .simplify import negations_folded, squares_for_the_adjoint, without_known_checks
 
 
 def infer_avals(fn: Function, param_avals) -> dict:
@@ -157,6 +157,7 @@ def reverse(
     ret = Return(out, fn.ret.loc)
     body = _dead_code_eliminated(body, {v for v in ret.operands() if isinstance(v, Var)})
     body = negations_folded(body, out, b.avals)
+    body = squares_for_the_adjoint(body, value if with_value else aux, b.avals)
     suffix = "value_and_grad" if with_value else "grad"
     release = frozenset(st.target for st in walk(body) if isinstance(st, Assign) and _is_large(b.aval(st.target)))
     params = fn.params + [seed] * split

@@ -352,3 +352,45 @@ def negations_folded(body: list, result, avals: dict) -> list:
         return [st for st in out if id(st) not in dropped]
 
     return rewrite(body)
+
+
+def squares_for_the_adjoint(body: list, values, avals: dict) -> list:
+    """``body`` with each square of a number that only the reverse sweep reads, ``t = v ** 2``, computed as
+    ``t = v * v``. Python computes ``v ** 2`` with the C library's ``pow``, several times the cost of a product and
+    not correctly rounded (it differs from ``v * v`` in the last bit for many inputs, exact products of 27-bit
+    significands among them), so the user's own values keep it: a square the function's result reads is left as
+    written, and so does one of the values returned beside the gradients (``values``: the function's value, its
+    ``aux``). Where only the adjoint reads it (``d(x * z**2)/dx = z**2``), the correctly rounded product serves."""
+    readers: dict = {}
+    for st in walk(body):
+        for op in st.operands():
+            if isinstance(op, Var):
+                readers.setdefault(op, []).append(st)
+    returned = {op for op in flatten(values) if isinstance(op, Var)}
+
+    def square_of(st) -> Var | None:
+        if not (isinstance(st, Assign) and st.prim.fn is operator.pow and st.sweep == "forward" and not st.kwargs):
+            return None
+        v, n = st.args
+        if const_value(n) != 2 or not isinstance(v, Var) or not avals.get(v, A.UNKNOWN).is_float:
+            return None
+        if avals[v].array is not False or st.target in returned:
+            return None
+        only_adjoint = all(isinstance(r, Assign) and r.sweep == "reverse" for r in readers.get(st.target, []))
+        return v if only_adjoint else None
+
+    def rewrite(body):
+        out = []
+        for st in body:
+            if isinstance(st, If):
+                st = dataclasses.replace(st, then=rewrite(st.then), orelse=rewrite(st.orelse))
+            elif isinstance(st, For):
+                st = dataclasses.replace(st, body=rewrite(st.body))
+            else:
+                v = square_of(st)
+                if v is not None:
+                    st = Assign(st.target, lookup(operator.mul), (v, v), (), st.loc, st.sweep)
+            out.append(st)
+        return out
+
+    return rewrite(body)

@@ -557,6 +557,20 @@ def test_an_expression_moved_to_its_use_still_reads_the_values_it_read():
     assert grad(rebinds_its_argument)(0.7) == pytest.approx(-math.cos(math.cos(0.7)) * math.sin(0.7), rel=1e-14)
 
 
+def weighted_square(x, z):
+    return x * z**2
+
+
+def test_a_square_only_the_adjoint_reads_is_a_product_and_the_value_keeps_pow():
+    z = 1.6045301109552383  # a 27-bit significand: z * z is a rounding midpoint, which pow rounds the other way
+    assert z**2 != z * z
+    assert grad(weighted_square)(0.5, z) == z * z  # d/dx = z², correctly rounded
+    assert "z * z" in derivative_source(weighted_square, args=(0.5, z))
+    value, dx = value_and_grad(weighted_square)(0.5, z)
+    assert value == weighted_square(0.5, z)  # the function's own value, computed as Python computes it
+    assert dx == pytest.approx(z * z, rel=1e-15)
+
+
 def test_array_code_keeps_one_operation_per_line():
     def f(x):
         return np.sum(x + 0.1 * np.sin(x))

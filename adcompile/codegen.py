@@ -3,8 +3,7 @@
 Each statement becomes one ``ast.Assign`` whose right-hand side is one primitive applied to names and literals,
 printed with :func:`ast.unparse`; a temporary number used once, by a statement of the same source line, is written
 into that statement's expression instead, and so is an adjoint's partial sum used only by the next contribution's
-statement (see :func:`_fused`). Statements are grouped under a comment naming the
-source line they come from.
+statement (see :func:`_fused`). Statements are grouped under a comment naming the source line they come from.
 
 Naming is deterministic: parameters keep their names; a variable takes its hint (``y1``, ``by1``) unless the name is
 still held by a variable that is used later, in which case it gets ``y1_2``; temporaries are ``_t1, _t2, ...`` in
@@ -415,7 +414,7 @@ def _fused(events, fn: Function) -> dict:
     fused: dict = {}
     leaves: dict = {}  # fused variable -> the variables its whole expression reads
     for i, (kind, st) in enumerate(events):
-        reverse = st.sweep == "reverse"  # an adjoint's partial sums (bx = bx + ...) may join one expression
+        reverse = st.sweep == "reverse"
         if not (kind == "assign" and _movable(st) and st.target in fn.scalars and (reverse or not st.target.hint)):
             continue
         at = uses.get(st.target, [])

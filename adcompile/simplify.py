@@ -358,12 +358,15 @@ def squares_for_the_adjoint(body: list, values, avals: dict) -> list:
     """``body`` with each square of a number that only the reverse sweep reads, ``t = v ** 2``, computed as
     ``t = v * v``. Python computes ``v ** 2`` with the C library's ``pow``, several times the cost of a product and
     not correctly rounded (it differs from ``v * v`` in the last bit for many inputs, exact products of 27-bit
-    significands among them), so the user's own values keep it: a square the function's result reads is left as
-    written, and so does one of the values returned beside the gradients (``values``: the function's value, its
-    ``aux``). Where only the adjoint reads it (``d(x * z**2)/dx = z**2``), the correctly rounded product serves."""
+    significands among them). So a square that any forward statement, branch join or loop reads, or that is
+    returned among ``values`` (the function's value, its ``aux``), stays as the user wrote it. Where only adjoint
+    statements read it (``d(x * z**2)/dx = z**2``), the correctly rounded product serves."""
     readers: dict = {}
     for st in walk(body):
-        for op in st.operands():
+        ops = [*st.operands(), *(x for j in st.joins for x in j[1:])] if isinstance(st, If) else list(st.operands())
+        if isinstance(st, For):
+            ops += [x for c in st.carried for x in c[1:]]
+        for op in ops:
             if isinstance(op, Var):
                 readers.setdefault(op, []).append(st)
     returned = {op for op in flatten(values) if isinstance(op, Var)}

@@ -569,6 +569,17 @@ def test_a_square_only_the_adjoint_reads_is_a_product_and_the_value_keeps_pow():
     value, dx = value_and_grad(weighted_square)(0.5, z)
     assert value == weighted_square(0.5, z)  # the function's own value, computed as Python computes it
     assert dx == pytest.approx(z * z, rel=1e-15)
+    value, dx = value_and_grad(square_through_a_branch)(0.5, z)  # the square reaches the value through a join
+    assert value == square_through_a_branch(0.5, z)
+    assert dx == pytest.approx(z * z, rel=1e-15)
+
+
+def square_through_a_branch(x, z):
+    if z > 1.0:
+        s = z**2
+    else:
+        s = 1.0
+    return x * s
 
 
 def test_array_code_keeps_one_operation_per_line():

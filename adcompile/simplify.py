@@ -307,6 +307,8 @@ def negations_folded(body: list, result, avals: dict) -> list:
     ``u + u``, which is ``2 u``) then ``s = -t``, done as one product ``s = (-c) * u`` where nothing else reads
     ``t``. The builder cannot do it as it goes: it does not know yet whether ``t`` will be read again (the adjoint
     of ``1 - x`` negates ``2 (1 - x)``, whose product nothing else reads). Only floats, so the type is kept."""
+    if not any(isinstance(st, Assign) and st.prim.fn is operator.neg for st in walk(body)):
+        return body  # no negation: the common case in array code, without counting every variable's uses
     uses: dict = {}
     for st in walk(body):
         ops = [*st.operands(), *(x for j in st.joins for x in j[1:])] if isinstance(st, If) else list(st.operands())
@@ -361,6 +363,8 @@ def squares_for_the_adjoint(body: list, values, avals: dict) -> list:
     significands among them). So a square that any forward statement, branch join or loop reads, or that is
     returned among ``values`` (the function's value, its ``aux``), stays as the user wrote it. Where only adjoint
     statements read it (``d(x * z**2)/dx = z**2``), the correctly rounded product serves."""
+    if not any(isinstance(st, Assign) and st.prim.fn is operator.pow and st.sweep == "forward" for st in walk(body)):
+        return body  # nothing to look at: the common case, without building the table of readers
     readers: dict = {}
     for st in walk(body):
         ops = [*st.operands(), *(x for j in st.joins for x in j[1:])] if isinstance(st, If) else list(st.operands())

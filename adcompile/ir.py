@@ -233,6 +233,16 @@ def walk(body):
             yield from walk(st.body)
 
 
+def read_by(st) -> list:
+    """The operands one statement (not counting nested ones) reads: a branch's test and joined values, a loop's
+    bounds and carried values, any other statement's operands."""
+    if isinstance(st, If):
+        return [st.test] + [x for j in st.joins for x in j[1:]]
+    if isinstance(st, For):
+        return [*(st.bounds or ())] + [x for c in st.carried for x in c[1:]]
+    return list(st.operands())
+
+
 def targets(st) -> list:
     """The variables one statement (not counting nested ones) assigns."""
     if isinstance(st, If):

@@ -40,6 +40,7 @@ from .ir import (
     flatten,
     map_operand,
     numbers,
+    read_by,
     targets,
     walk,
 )
@@ -182,7 +183,7 @@ def split_adjoint(adjoint: Function, seed: Var, name: str, reusable: bool) -> tu
     cut = next((i for i, st in enumerate(body) if st.sweep == "reverse"), len(body))
     forward, backward = body[:cut], body[cut:]
     value, grads = adjoint.ret.value
-    reads = {op for st in walk(backward) for op in _reads(st) if isinstance(op, Var)}
+    reads = {op for st in walk(backward) for op in read_by(st) if isinstance(op, Var)}
     reads |= {op for op in flatten(grads) if isinstance(op, Var)}
     reads -= defined(backward) | {seed}
     order = adjoint.params[:-1] + [v for st in walk(forward) for v in targets(st)]
@@ -328,7 +329,7 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
     loop_carried = [c for c in st.carried if c[0] in active]
     outer = []  # active values from outside the loop that the body reads: their adjoints accumulate
     for inner_st in walk(st.body):
-        for op in _reads(inner_st):
+        for op in read_by(inner_st):
             if isinstance(op, Var) and op in active and op not in inner and op is not st.index and op not in outer:
                 outer.append(op)
     for _, _, nxt in loop_carried:
@@ -379,7 +380,7 @@ def _backprop_for(b: Builder, st: For, adj: dict, active: set):
     reverse_body, b.body, b.memo = b.body, outer_body, outer_memo
     # what the reverse body reads of this iteration's values (not what it computes itself, nor inner loops' tapes'
     # contents, which their own pops bring back) must be kept by the forward loop
-    reads = {op for s2 in walk(reverse_body) for op in _reads(s2) if isinstance(op, Var)} - defined(reverse_body)
+    reads = {op for s2 in walk(reverse_body) for op in read_by(s2) if isinstance(op, Var)} - defined(reverse_body)
     # only what the statements that matter read: those the reverse loop's carried adjoints need (a rule may have
     # built a statement that a fold made useless, reading a value that need not be taped)
     needed = {path[v] for v in [c[0] for c in loop_carried] + outer if isinstance(path[v], Var)}
@@ -444,15 +445,6 @@ def _mentions(key, variables) -> bool:
     """Whether a CSE key (primitive, operand keys, keyword keys) involves one of ``variables``."""
     _, operands, keywords = key
     return any(k in variables for k in operands) or any(k in variables for _, k in keywords)
-
-
-def _reads(st) -> list:
-    """The operands one statement (not counting nested ones) reads."""
-    if isinstance(st, If):
-        return [st.test] + [x for j in st.joins for x in j[1:]]
-    if isinstance(st, For):
-        return [*(st.bounds or ())] + [x for c in st.carried for x in c[1:]]
-    return list(st.operands())
 
 
 def _substituted(body: list, replace: dict, pushes=None) -> list:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import avals as A
 from .builder import Builder, const_value
-from .ir import Assign, Break, Const, For, If, Index, Push, Slice, Var, flatten, map_operand, walk
+from .ir import Assign, Break, Const, For, If, Index, Push, Slice, Var, flatten, map_operand, read_by, walk
 from .primitives import lookup
 from .runtime import expand_to, max_slope, min_slope, owned, reshape_like, unbroadcast, unpacked, written_part
 
@@ -311,10 +311,7 @@ def negations_folded(body: list, result, avals: dict) -> list:
         return body  # no negation: the common case in array code, without counting every variable's uses
     uses: dict = {}
     for st in walk(body):
-        ops = [*st.operands(), *(x for j in st.joins for x in j[1:])] if isinstance(st, If) else list(st.operands())
-        if isinstance(st, For):
-            ops += [x for c in st.carried for x in c[1:]]
-        for op in ops:
+        for op in read_by(st):
             if isinstance(op, Var):
                 uses[op] = uses.get(op, 0) + 1
     for op in flatten(result):
@@ -367,10 +364,7 @@ def squares_for_the_adjoint(body: list, values, avals: dict) -> list:
         return body  # nothing to look at: the common case, without building the table of readers
     readers: dict = {}
     for st in walk(body):
-        ops = [*st.operands(), *(x for j in st.joins for x in j[1:])] if isinstance(st, If) else list(st.operands())
-        if isinstance(st, For):
-            ops += [x for c in st.carried for x in c[1:]]
-        for op in ops:
+        for op in read_by(st):
             if isinstance(op, Var):
                 readers.setdefault(op, []).append(st)
     returned = {op for op in flatten(values) if isinstance(op, Var)}

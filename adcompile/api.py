@@ -417,21 +417,16 @@ class _Entry:
         return f"def {name}({self.parameters}):\n{guard}\n{body}", globs
 
     def install(self, f):
-        """Run ``f``'s code (compiled with the guard :meth:`guarded` wrote) in the function itself."""
-        code, generic = f.__code__, self.generic.__code__
-        same = ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_freevars")
-        if self.switch is None or any(getattr(code, a) != getattr(generic, a) for a in same):
-            return
-        if code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] != generic.co_varnames[
-            : generic.co_argcount + generic.co_kwonlyargcount
-        ]:
+        """Run ``f``'s code in the function itself. :meth:`guarded` wrote it with the generic dispatch's own
+        parameter list (``self.parameters``), so Python binds a call to either code alike."""
+        if self.switch is None:  # compiled without a guard: the parameters differed
             return
         scope, mine = f.__globals__, self.function.__globals__
         if any(scope[k] is not v for k, v in self.internals.items() if k in scope and k != "__builtins__"):
             return  # a name of the user's that the generic dispatch uses too: keep the generic dispatch
         mine.update(scope)
         mine[self.switch] = True
-        self.function.__code__ = code
+        self.function.__code__ = f.__code__
 
 
 def _dispatcher(d: _Derivative):

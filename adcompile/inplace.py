@@ -28,7 +28,7 @@ import numpy as np
 from . import avals as A
 from .builder import Builder
 from .errors import UnsupportedSyntaxError
-from .ir import Assign, Break, Const, For, Function, If, Index, Pop, Push, Var, walk
+from .ir import Assign, Break, Const, For, Function, If, Index, Pop, Push, Var, rewritten, walk
 from .primitives import Primitive, primitive, returns_new
 from .runtime import index_add, list_append, new_list, setitem
 from .simplify import basic_index
@@ -55,24 +55,15 @@ def written_in_place(fn: Function, avals: dict) -> Function:
     holders = _holders(fn.body, avals)
     first = {id(st) for loop in walk(fn.body) if isinstance(loop, For) for st in _first_writes(loop, producers)}
 
-    def rewrite(body):
-        out = []
-        for st in body:
-            if isinstance(st, If):
-                out.append(If(st.test, rewrite(st.then), rewrite(st.orelse), st.joins, st.loc, st.sweep))
-            elif isinstance(st, For):
-                out.append(For(st.index, st.bounds, rewrite(st.body), st.carried, st.loc, st.sweep, st.reverse))
-            elif isinstance(st, Assign) and st.prim.fn in _WRITES and avals.get(st.args[0], A.UNKNOWN).array:
-                seen = live_out[id(st)]
-                out.extend(_in_place(st, avals, producers, pushed, seen, graph, holders, id(st) in first))
-            elif _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], graph, holders):
-                out.append(Assign(st.target, ACCUMULATE_IN_PLACE, st.args, st.kwargs, st.loc, st.sweep))
-            else:
-                out.append(st)
-        return out
+    def leaf(st) -> list:
+        if isinstance(st, Assign) and st.prim.fn in _WRITES and avals.get(st.args[0], A.UNKNOWN).array:
+            seen = live_out[id(st)]
+            return _in_place(st, avals, producers, pushed, seen, graph, holders, id(st) in first)
+        if _accumulates(st, avals) and _unobserved(st, producers, pushed, live_out[id(st)], graph, holders):
+            return [Assign(st.target, ACCUMULATE_IN_PLACE, st.args, st.kwargs, st.loc, st.sweep)]
+        return [st]
 
-    body = rewrite(fn.body)
-    return dataclasses.replace(fn, body=body)
+    return dataclasses.replace(fn, body=rewritten(fn.body, leaf))
 
 
 def _accumulates(st, avals) -> bool:
@@ -91,9 +82,8 @@ def _unobserved(st: Assign, producers, pushed, live_after, graph, holders) -> bo
     made, and nothing that may share its memory and holds the old contents (a list it was put in included) is
     read afterwards or was taped. ``graph``: the sharing edges and their links (see :func:`_links`)."""
     old = st.args[0]
-    edges, links = graph
-    before = _component(old, links) - _reach(st.target, edges) - {st.target}
-    before |= _containers(before | {old}, holders, links)
+    before = _sharing_the_old(st, graph)
+    before |= _containers(before | {old}, holders, graph[1])
     fresh = all(_fresh(r, producers) for r in _roots(old, producers))
     return fresh and not (before & live_after) and not (before & pushed)
 
@@ -139,6 +129,13 @@ def _add_all(mapping: dict, key, values) -> bool:
     return True
 
 
+def _sharing_the_old(st: Assign, graph) -> set:
+    """The variables that may share memory with the array ``st`` writes into and still show its old contents:
+    connected to it by sharing edges (``graph``: the edges and their links), but not made from the write's result."""
+    edges, links = graph
+    return _component(st.args[0], links) - _reach(st.target, edges) - {st.target}
+
+
 def _containers(values: set, holders: dict, links: dict) -> set:
     """Every version of every list holding one of ``values``, or holding such a list, and so on."""
     found: set = set()
@@ -170,11 +167,10 @@ def check_writes(fn: Function, avals: dict) -> None:
     live_out: dict = {}
     _liveness(fn.body, {v for v in fn.ret.operands() if isinstance(v, Var)}, live_out)
     edges, holders = _sharing(fn.body, avals), _holders(fn.body, avals)
-    links = _links(edges)
+    graph = (edges, _links(edges))
     for st in writes:
         old = st.args[0]
-        before = _component(old, links) - _reach(st.target, edges) - {st.target}
-        seen = _containers(before | {old}, holders, links) & live_out[id(st)]
+        seen = _containers(_sharing_the_old(st, graph) | {old}, holders, graph[1]) & live_out[id(st)]
         if seen:
             names = ", ".join(sorted({repr(v.hint) for v in seen if v.hint})) or "a list"
             raise UnsupportedSyntaxError(

@@ -17,7 +17,7 @@ and is only a suggestion to the code generator, which picks the final Python nam
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import Location
@@ -231,6 +231,20 @@ def walk(body):
             yield from walk(st.orelse)
         elif isinstance(st, For):
             yield from walk(st.body)
+
+
+def rewritten(body, leaf) -> list:
+    """``body`` with every statement that is not a branch or a loop replaced by the list of statements
+    ``leaf(st)`` returns, at any depth; branches and loops keep everything but their bodies."""
+    out = []
+    for st in body:
+        if isinstance(st, If):
+            out.append(replace(st, then=rewritten(st.then, leaf), orelse=rewritten(st.orelse, leaf)))
+        elif isinstance(st, For):
+            out.append(replace(st, body=rewritten(st.body, leaf)))
+        else:
+            out.extend(leaf(st))
+    return out
 
 
 def read_by(st) -> list:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import avals as A
 from .builder import Builder, const_value
-from .ir import Assign, Break, Const, For, If, Index, Push, Slice, Var, flatten, map_operand, read_by, walk
+from .ir import Assign, Break, Const, For, If, Index, Push, Slice, Var, flatten, map_operand, read_by, rewritten, walk
 from .primitives import lookup
 from .runtime import expand_to, max_slope, min_slope, owned, reshape_like, unbroadcast, unpacked, written_part
 
@@ -380,18 +380,8 @@ def squares_for_the_adjoint(body: list, values, avals: dict) -> list:
         only_adjoint = all(isinstance(r, Assign) and r.sweep == "reverse" for r in readers.get(st.target, []))
         return v if only_adjoint else None
 
-    def rewrite(body):
-        out = []
-        for st in body:
-            if isinstance(st, If):
-                st = dataclasses.replace(st, then=rewrite(st.then), orelse=rewrite(st.orelse))
-            elif isinstance(st, For):
-                st = dataclasses.replace(st, body=rewrite(st.body))
-            else:
-                v = square_of(st)
-                if v is not None:
-                    st = Assign(st.target, lookup(operator.mul), (v, v), (), st.loc, st.sweep)
-            out.append(st)
-        return out
+    def product(st) -> list:
+        v = square_of(st)
+        return [st if v is None else Assign(st.target, lookup(operator.mul), (v, v), (), st.loc, st.sweep)]
 
-    return rewrite(body)
+    return rewritten(body, product)
